@@ -1,0 +1,36 @@
+# Every target bootstraps .venv itself, so a fresh machine needs only `make demo` / `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BASE_STAMP := $(VENV)/.installed-base
+DEV_STAMP := $(VENV)/.installed-dev
+
+.PHONY: demo test lint bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(BASE_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(DEV_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(BASE_STAMP) $@
+
+demo: $(BASE_STAMP)
+	$(VENV)/bin/mobility run experiments/quickstart.yaml --out results
+
+test: $(DEV_STAMP)
+	$(PY) -m pytest
+
+lint: $(DEV_STAMP)
+	$(VENV)/bin/ruff check mobility tests bench
+	$(VENV)/bin/ruff format --check mobility tests bench
+
+bench: $(DEV_STAMP)
+	$(PY) bench/overhead.py
+
+clean:
+	rm -rf $(VENV) results .pytest_cache .ruff_cache

@@ -1,0 +1,368 @@
+"""Scenario specs: pydantic models loaded from YAML.
+
+A scenario file says *what* to simulate (network, demand, signals, outputs, time window,
+seed); nothing in it says *how* to call SUMO. Unknown keys are errors, relative paths
+resolve against the YAML file, and every validation failure becomes one
+:class:`~mobility.errors.SpecError` naming the file, the field and the fix.
+
+Later features extend the spec by adding sections here (``shuttles``, ``routing``) or
+new controller names to :class:`SignalsSpec`; the loader and error reporting stay the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from mobility.errors import SpecError
+
+M = TypeVar("M", bound=BaseModel)
+
+# ---------------------------------------------------------------------------------------
+# Paths that resolve against the YAML file
+
+
+def _resolve_path(value: Any, info: ValidationInfo) -> Path:
+    """Resolve a relative path against the spec file's folder and require that it exists."""
+    path = Path(str(value)).expanduser()
+    base = (info.context or {}).get("base_dir")
+    if not path.is_absolute() and base is not None:
+        path = Path(base) / path
+    path = path.resolve()
+    if not path.exists():
+        msg = f"file not found: {path}; fix the path (relative paths start at the YAML file)"
+        raise ValueError(msg)
+    return path
+
+
+class StrictModel(BaseModel):
+    """Base of all spec sections: unknown keys are errors and specs are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FilePathModel(StrictModel):
+    """A section with a ``path`` that resolves against the YAML file."""
+
+    path: Path
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _resolve(cls, value: Any, info: ValidationInfo) -> Path:
+        return _resolve_path(value, info)
+
+
+# ---------------------------------------------------------------------------------------
+# Networks
+
+
+class GridNetwork(StrictModel):
+    """A rectangular grid from ``netgenerate --grid``, with fringe roads for entry and exit."""
+
+    type: Literal["grid"]
+    rows: int = Field(3, ge=1, le=50)
+    cols: int = Field(3, ge=1, le=50)
+    block_length: float = Field(200.0, gt=10, description="metres between junctions")
+    lanes: int = Field(1, ge=1, le=6)
+    speed: float = Field(13.89, gt=0, description="m/s")
+    fringe_length: float = Field(100.0, ge=0, description="length of entry/exit roads, m")
+    signals: bool = True
+
+
+class ArterialNetwork(StrictModel):
+    """A main road through ``intersections`` signalised junctions with side streets."""
+
+    type: Literal["arterial"]
+    intersections: int = Field(4, ge=1, le=50)
+    block_length: float = Field(300.0, gt=10)
+    lanes: int = Field(2, ge=1, le=6)
+    speed: float = Field(16.67, gt=0)
+    side_lanes: int = Field(1, ge=1, le=4)
+    side_speed: float = Field(13.89, gt=0)
+    side_length: float = Field(150.0, gt=10)
+    signals: bool = True
+
+
+class NetFileNetwork(FilePathModel):
+    """An existing SUMO network (``.net.xml`` or ``.net.xml.gz``)."""
+
+    type: Literal["file"]
+
+
+class OsmNetwork(FilePathModel):
+    """An OpenStreetMap extract imported with netconvert."""
+
+    type: Literal["osm"]
+    vehicle_classes: str = Field("passenger", description="edges kept, netconvert vclass list")
+
+
+NetworkSpec = Annotated[
+    GridNetwork | ArterialNetwork | NetFileNetwork | OsmNetwork, Field(discriminator="type")
+]
+
+
+def _network_shorthand(value: Any) -> Any:
+    """``network: path/to/x.net.xml`` or ``path/to/x.osm.bz2`` is short for a file network."""
+    if isinstance(value, str | Path):
+        name = str(value).lower()
+        kind = "osm" if name.endswith((".osm", ".osm.bz2", ".osm.gz", ".osm.xml")) else "file"
+        return {"type": kind, "path": str(value)}
+    return value
+
+
+# ---------------------------------------------------------------------------------------
+# Demand
+
+Profile = Annotated[
+    list[Annotated[float, Field(ge=0)]],
+    Field(min_length=1, description="rate multipliers for equal slices of the time window"),
+]
+
+
+class ODFlow(StrictModel):
+    """Vehicles per hour from one zone to another (scaled by the demand's profile)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    origin: str = Field(alias="from")
+    destination: str = Field(alias="to")
+    vehicles_per_hour: float = Field(gt=0)
+
+
+class ODDemand(StrictModel):
+    """Origin-destination flows between zones, turned into routes by od2trips and duarouter.
+
+    Zones are either edge sets given inline (``zones: {north: [e1, e2]}``) or the TAZ of a
+    SUMO ``taz_file``.
+    """
+
+    type: Literal["od"]
+    zones: dict[str, Annotated[list[str], Field(min_length=1)]] | None = None
+    taz_file: Path | None = None
+    flows: list[ODFlow] = Field(min_length=1)
+    profile: Profile = [1.0]
+
+    @field_validator("taz_file", mode="before")
+    @classmethod
+    def _resolve(cls, value: Any, info: ValidationInfo) -> Path | None:
+        return None if value is None else _resolve_path(value, info)
+
+    @model_validator(mode="after")
+    def _zones_given_once(self) -> ODDemand:
+        if (self.zones is None) == (self.taz_file is None):
+            msg = "give zones either inline (`zones:`) or as a SUMO TAZ file (`taz_file:`)"
+            raise ValueError(msg)
+        if self.zones is not None:
+            for flow in self.flows:
+                for zone in (flow.origin, flow.destination):
+                    if zone not in self.zones:
+                        known = ", ".join(sorted(self.zones))
+                        msg = f"flow uses zone {zone!r} which is not in `zones` ({known})"
+                        raise ValueError(msg)
+        return self
+
+
+class RandomTripsDemand(StrictModel):
+    """Random trips (SUMO's randomTrips.py), weighted to the network fringe if asked."""
+
+    type: Literal["random"]
+    vehicles_per_hour: float = Field(gt=0)
+    fringe_factor: float = Field(1.0, ge=1.0, description="weight of fringe edges as origins")
+    min_distance: float = Field(0.0, ge=0, description="m between origin and destination")
+    profile: Profile = [1.0]
+
+
+class RoutesDemand(FilePathModel):
+    """Existing SUMO route files (``.rou.xml``) used as they are."""
+
+    type: Literal["routes"]
+
+
+DemandSpec = Annotated[ODDemand | RandomTripsDemand | RoutesDemand, Field(discriminator="type")]
+
+
+def _demand_shorthand(value: Any) -> Any:
+    """``demand: path/to/x.rou.xml`` is short for a routes demand."""
+    if isinstance(value, str | Path):
+        return {"type": "routes", "path": str(value)}
+    return value
+
+
+# ---------------------------------------------------------------------------------------
+# Signals, outputs, scenario
+
+
+class SignalsSpec(StrictModel):
+    """How traffic lights are controlled. ``static`` runs the network's own programs."""
+
+    controller: Literal["static"] = "static"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"controller": value} if isinstance(value, str) else value
+
+
+class OutputsSpec(StrictModel):
+    """Which SUMO outputs a run keeps (always as Parquet)."""
+
+    edgedata_period: float = Field(300.0, gt=0, description="s per edge-data interval")
+    emissions: bool = Field(True, description="HBEFA emissions per trip and per edge")
+
+
+class ScenarioSpec(StrictModel):
+    """One scenario: everything needed to reproduce a run, and nothing about how."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)
+    description: str = ""
+    seed: int = Field(42, ge=0, lt=2**31)
+    begin: float = Field(0.0, ge=0, description="s")
+    end: float = Field(3600.0, gt=0, description="s")
+    step_length: float = Field(1.0, gt=0, le=10)
+    time_to_teleport: float = Field(300.0, description="s a blocked vehicle waits; -1 never")
+    network: NetworkSpec
+    demand: DemandSpec
+    signals: SignalsSpec = SignalsSpec()
+    outputs: OutputsSpec = OutputsSpec()
+
+    @field_validator("network", mode="before")
+    @classmethod
+    def _network(cls, value: Any) -> Any:
+        return _network_shorthand(value)
+
+    @field_validator("demand", mode="before")
+    @classmethod
+    def _demand(cls, value: Any) -> Any:
+        return _demand_shorthand(value)
+
+    @model_validator(mode="after")
+    def _window(self) -> ScenarioSpec:
+        if self.end <= self.begin:
+            msg = f"end ({self.end:g}) must be after begin ({self.begin:g}); raise `end`"
+            raise ValueError(msg)
+        return self
+
+    def content_hash(self) -> str:
+        """Hash of the resolved spec and the content of every file it names.
+
+        Paths do not enter the hash, file contents do: moving a project keeps its hashes,
+        editing a route file changes them.
+        """
+        data = self.model_dump(mode="json")
+        digest = hashlib.sha256(json.dumps(_hash_files(data), sort_keys=True).encode())
+        return digest.hexdigest()
+
+
+def _hash_files(node: Any) -> Any:
+    """Replace every existing file path in a dumped spec by the hash of its content."""
+    if isinstance(node, dict):
+        return {k: _hash_files(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_hash_files(v) for v in node]
+    if isinstance(node, str) and node.startswith("/") and Path(node).is_file():
+        return "sha256:" + file_hash(Path(node))
+    return node
+
+
+def file_hash(path: Path) -> str:
+    """SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------
+# Loading with errors a planner can act on
+
+
+def load_yaml(path: Path) -> Any:
+    """Read a YAML file, turning a missing file or a syntax error into a SpecError."""
+    path = Path(path)
+    if not path.is_file():
+        msg = f"{path}: file not found; check the path to the scenario file"
+        raise SpecError(msg)
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        msg = f"{path}:{where}: not valid YAML ({problem}); fix the syntax there"
+        raise SpecError(msg) from exc
+
+
+def validate_spec(model: type[M], data: Any, *, source: Path, base_dir: Path) -> M:
+    """Validate ``data`` as ``model``, reporting every problem against ``source``."""
+    if not isinstance(data, dict):
+        msg = f"{source}: expected a mapping of fields (name, network, demand, ...)"
+        raise SpecError(msg)
+    try:
+        return model.model_validate(data, context={"base_dir": base_dir})
+    except ValidationError as exc:
+        raise SpecError(format_validation_error(exc, source, data)) from None
+
+
+def load_spec(path: Path | str) -> ScenarioSpec:
+    """Load and validate a scenario YAML file."""
+    path = Path(path).resolve()
+    return validate_spec(ScenarioSpec, load_yaml(path), source=path, base_dir=path.parent)
+
+
+def format_validation_error(exc: ValidationError, source: Path, data: Any = None) -> str:
+    """One line per problem: file, dotted field, what is wrong and how to fix it."""
+    lines = [f"{source}: {exc.error_count()} problem(s) in the spec"]
+    for err in exc.errors():
+        field = ".".join(_field_path(err["loc"], data)) or "(top level)"
+        lines.append(f"  field `{field}`: {_explain(err)}")
+    return "\n".join(lines)
+
+
+def _field_path(loc: tuple[Any, ...], data: Any) -> list[str]:
+    """The location as the user wrote it: pydantic inserts the chosen union member (the
+    ``type`` tag, e.g. ``grid``) into the location; walk the input and drop those parts."""
+    parts: list[str] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part not in node and node.get("type") == part:
+            continue
+        if isinstance(part, str) and part.startswith("function-"):
+            continue
+        parts.append(str(part))
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            node = None
+    return parts
+
+
+def _explain(err: Any) -> str:
+    kind, msg = err["type"], err["msg"]
+    ctx = err.get("ctx") or {}
+    if kind == "extra_forbidden":
+        return "unknown field; remove it or fix its spelling"
+    if kind == "missing":
+        return "required field is missing; add it"
+    if kind == "union_tag_invalid":
+        return f"unknown type {ctx.get('tag')!r}; use one of {ctx.get('expected_tags')}"
+    if kind == "union_tag_not_found":
+        return f"missing `type`; add one of {ctx.get('expected_tags', 'the documented types')}"
+    if kind.startswith(("value_error", "assertion_error")):
+        return msg.removeprefix("Value error, ")
+    return f"{msg} (got {err.get('input')!r}); change the value"
