@@ -68,9 +68,7 @@ def version() -> str:
 
 def run_tool(cmd: list[str], *, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run a SUMO binary or tool, capturing its output (callers turn failures into errors)."""
-    return subprocess.run(
-        cmd, capture_output=True, text=True, env=sumo_env(), cwd=cwd, check=False
-    )
+    return subprocess.run(cmd, capture_output=True, text=True, env=sumo_env(), cwd=cwd, check=False)
 
 
 def error_lines(text: str, limit: int = 8) -> str:

@@ -1,0 +1,158 @@
+"""The ``mobility`` command: parses arguments, calls the API, prints.
+
+User errors (:class:`MobilityError`) are printed without a traceback and exit with status
+2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from mobility.errors import MobilityError
+
+app = typer.Typer(
+    help="Smart-city mobility experiments: SUMO runs, JAX network models, Ray sweeps.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+net_app = typer.Typer(help="Build, inspect and export road networks.", no_args_is_help=True)
+app.add_typer(net_app, name="net")
+
+console = Console()
+errors = Console(stderr=True)
+
+SpecArg = Annotated[Path, typer.Argument(help="scenario YAML file", show_default=False)]
+
+
+@app.command()
+def run(
+    spec: SpecArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="folder for run directories")] = Path(
+        "results"
+    ),
+    gui: Annotated[bool, typer.Option("--gui", help="watch the run in sumo-gui (traci)")] = False,
+    backend: Annotated[str, typer.Option(help="libsumo (fast, in-process) or traci")] = "libsumo",
+) -> None:
+    """Run one scenario in SUMO and write its run directory with tables and KPIs."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from mobility.scenario import Scenario
+
+    if backend not in ("libsumo", "traci"):
+        raise MobilityError(f"--backend {backend!r}: use libsumo or traci")
+    scenario = Scenario.from_yaml(spec)
+    s = scenario.spec
+    with Progress(
+        TextColumn(f"[bold]{s.name}[/]"),
+        BarColumn(),
+        TextColumn("{task.fields[clock]}"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("run", total=s.end - s.begin, clock="building")
+
+        def advance(now: float) -> None:
+            bar.update(task, completed=now - s.begin, clock=f"t={now:,.0f} s")
+
+        result = scenario.run(out, gui=gui, backend=backend, progress=advance)
+    print_kpis(result.kpis, title=f"{s.name}: {s.description or 'KPIs'}")
+    console.print(f"run directory: [bold]{result.run_dir}[/]")
+
+
+@app.command()
+def validate(specs: Annotated[list[Path], typer.Argument(help="scenario YAML files")]) -> None:
+    """Check scenario files without running them."""
+    from mobility.config import load_spec
+
+    for path in specs:
+        spec = load_spec(path)
+        console.print(
+            f"[green]ok[/] {path}: {spec.name} ({spec.network.type} network, "
+            f"{spec.demand.type} demand, {spec.end - spec.begin:g} s)"
+        )
+
+
+def _net_path(spec_or_net: Path) -> Path:
+    """A network path from a scenario YAML (built if needed) or a .net.xml given directly."""
+    from mobility.network.build import build_network
+
+    if spec_or_net.suffix.lower() in (".yaml", ".yml"):
+        from mobility.config import load_spec
+
+        return build_network(load_spec(spec_or_net).network)
+    if not spec_or_net.is_file():
+        raise MobilityError(f"{spec_or_net}: file not found; give a scenario YAML or a .net.xml")
+    return spec_or_net
+
+
+NetArg = Annotated[Path, typer.Argument(help="scenario YAML or SUMO .net.xml")]
+
+
+@net_app.command("build")
+def net_build(spec_or_net: NetArg) -> None:
+    """Build the network of a scenario (cached) and print where it is."""
+    console.print(str(_net_path(spec_or_net)))
+
+
+@net_app.command("info")
+def net_info(spec_or_net: NetArg) -> None:
+    """Print the size of a network: junctions, edges, lanes, km of road, signals."""
+    from mobility.network.read import network_info
+
+    info = network_info(_net_path(spec_or_net))
+    table = Table(show_header=False)
+    for key, value in info.items():
+        table.add_row(key, str(value))
+    console.print(table)
+
+
+@net_app.command("export")
+def net_export(
+    spec_or_net: NetArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="GeoPackage to write")] = Path(
+        "network.gpkg"
+    ),
+) -> None:
+    """Write the network's edges and junctions as a GeoPackage (net CRS and WGS84)."""
+    from mobility.network.geo import export_geopackage
+
+    layers = export_geopackage(_net_path(spec_or_net), out)
+    console.print(f"{out}: layers {', '.join(layers)}")
+
+
+def print_kpis(kpis: dict[str, float], *, title: str) -> None:
+    """The KPI table a planner reads after a run."""
+    table = Table(title=title)
+    table.add_column("KPI")
+    table.add_column("value", justify="right")
+    for key, value in kpis.items():
+        text = (
+            "-" if value is None else f"{value:,.2f}" if isinstance(value, float) else f"{value:,}"
+        )
+        table.add_row(key, text)
+    console.print(table)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except MobilityError as exc:
+        errors.print(Text.assemble(("error: ", "bold red"), str(exc)), highlight=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        errors.print("interrupted: nothing half-written was kept")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""Turn a demand spec into routed SUMO demand with SUMO's own tools.
+
+- random trips: ``randomTrips.py`` (fringe factor, minimum distance, time-of-day profile
+  as a list of insertion rates), then ``duarouter``;
+- OD flows: a TAZ file (zones as edge sets, or the user's TAZ file) and a ``tazRelation``
+  matrix per profile slice, ``od2trips``, then ``duarouter``;
+- route files: used as they are.
+
+Every tool gets the scenario seed, so the same spec gives the same vehicles. Results are
+cached by content hash (see :mod:`mobility.cache`).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+from mobility import sumo
+from mobility.cache import cached_build
+from mobility.config import ODDemand, RandomTripsDemand, RoutesDemand, ScenarioSpec, file_hash
+from mobility.errors import DemandError
+from mobility.network.read import read_net
+
+
+def build_demand(spec: ScenarioSpec, net_path: Path) -> list[Path]:
+    """Route files for the scenario's demand, generating them if needed."""
+    demand = spec.demand
+    if isinstance(demand, RoutesDemand):
+        return [demand.path]
+    key = {
+        "demand": demand.model_dump(mode="json"),
+        "net": file_hash(net_path),
+        "seed": spec.seed,
+        "window": [spec.begin, spec.end],
+    }
+    if isinstance(demand, ODDemand) and demand.taz_file is not None:
+        key["taz"] = file_hash(demand.taz_file)
+    if isinstance(demand, RandomTripsDemand):
+        build = lambda tmp: _random_trips(demand, spec, net_path, tmp)  # noqa: E731
+    else:
+        _check_zones(demand, net_path)
+        build = lambda tmp: _od_trips(demand, spec, net_path, tmp)  # noqa: E731
+    return [cached_build("demand", key, build, "routes.rou.xml")]
+
+
+def slices(begin: float, end: float, profile: list[float]) -> list[tuple[float, float, float]]:
+    """(begin, end, weight) of each equal slice of the window that a profile describes."""
+    width = (end - begin) / len(profile)
+    return [(begin + i * width, begin + (i + 1) * width, w) for i, w in enumerate(profile)]
+
+
+def _random_trips(demand: RandomTripsDemand, spec: ScenarioSpec, net: Path, out: Path) -> Path:
+    trips = out / "trips.xml"
+    # randomTrips divides the window into equal intervals, one per insertion rate; a zero
+    # rate is not accepted, so an empty slice gets a rate too small to produce a vehicle.
+    rates = [max(demand.vehicles_per_hour * w, 1e-6) for w in demand.profile]
+    cmd = [
+        *sumo.tool("randomTrips.py"),
+        f"--net-file={net}",
+        f"--output-trip-file={trips}",
+        f"--begin={spec.begin}",
+        f"--end={spec.end}",
+        f"--seed={spec.seed}",
+        f"--fringe-factor={demand.fringe_factor}",
+        f"--min-distance={demand.min_distance}",
+        "--validate",
+        "--insertion-rate",
+        *[f"{r:.6f}" for r in rates],
+    ]
+    proc = sumo.run_tool(cmd, cwd=out)
+    if proc.returncode != 0 or not trips.exists():
+        details = sumo.error_lines(proc.stderr + proc.stdout)
+        raise DemandError(f"field `demand`: randomTrips could not make trips:\n{details}")
+    return _route(trips, net, spec.seed, out)
+
+
+def _check_zones(demand: ODDemand, net_path: Path) -> None:
+    """Every zone edge must exist in the network (checked before any tool runs)."""
+    if demand.zones is None:
+        return
+    edges = {e.getID() for e in read_net(net_path).getEdges(withInternal=False)}
+    for zone, zone_edges in demand.zones.items():
+        missing = [e for e in zone_edges if e not in edges]
+        if missing:
+            msg = (
+                f"field `demand.zones.{zone}`: edge(s) {', '.join(missing)} not in the "
+                f"network {net_path.name}; use edge ids listed by `mobility net export`"
+            )
+            raise DemandError(msg)
+
+
+def _od_trips(demand: ODDemand, spec: ScenarioSpec, net: Path, out: Path) -> Path:
+    taz = demand.taz_file or _write_taz(demand.zones or {}, out / "zones.taz.xml")
+    matrix = out / "od.xml"
+    intervals = []
+    for b, e, weight in slices(spec.begin, spec.end, demand.profile):
+        rows = "".join(
+            f"    <tazRelation from={quoteattr(f.origin)} to={quoteattr(f.destination)} "
+            f'count="{f.vehicles_per_hour * weight * (e - b) / 3600:.4f}"/>\n'
+            for f in demand.flows
+        )
+        intervals.append(f'  <interval begin="{b}" end="{e}">\n{rows}  </interval>\n')
+    matrix.write_text("<data>\n" + "".join(intervals) + "</data>\n")
+    trips = out / "trips.xml"
+    cmd = [
+        sumo.binary("od2trips"),
+        f"--taz-files={taz}",
+        f"--tazrelation-files={matrix}",
+        f"--output-file={trips}",
+        f"--seed={spec.seed}",
+        "--departlane=best",
+        "--departspeed=max",
+        "--no-step-log",
+    ]
+    proc = sumo.run_tool(cmd, cwd=out)
+    if proc.returncode != 0:
+        details = sumo.error_lines(proc.stderr + proc.stdout)
+        raise DemandError(
+            f"field `demand`: od2trips could not turn the OD flows into trips:\n{details}"
+        )
+    return _route(trips, net, spec.seed, out, zones=demand.zones)
+
+
+def _write_taz(zones: dict[str, list[str]], path: Path) -> Path:
+    body = "".join(
+        f"  <taz id={quoteattr(z)} edges={quoteattr(' '.join(edges))}/>\n"
+        for z, edges in zones.items()
+    )
+    path.write_text(f"<additional>\n{body}</additional>\n")
+    return path
+
+
+def _route(trips: Path, net: Path, seed: int, out: Path, zones: dict | None = None) -> Path:
+    """Route trips along fastest paths with duarouter; an unroutable trip is an error."""
+    routes = out / "routes.rou.xml"
+    cmd = [
+        sumo.binary("duarouter"),
+        f"--net-file={net}",
+        f"--route-files={trips}",
+        f"--output-file={routes}",
+        f"--seed={seed}",
+        "--departlane=best",
+        "--departspeed=max",
+        "--no-step-log",
+        "--write-costs=false",
+        "--exit-times=false",
+    ]
+    proc = sumo.run_tool(cmd, cwd=out)
+    if proc.returncode != 0:
+        raise DemandError(_routing_failure(proc.stderr + proc.stdout, zones))
+    for extra in out.glob("routes.rou.alt.xml"):
+        extra.unlink()
+    return routes
+
+
+def _routing_failure(log: str, zones: dict | None) -> str:
+    """Explain a duarouter failure, naming the OD zones when it is a missing connection."""
+    found = re.search(r"No connection between edge '([^']+)' and edge '([^']+)'", log)
+    if found and zones:
+        a, b = found.groups()
+        za = [z for z, e in zones.items() if a in e]
+        zb = [z for z, e in zones.items() if b in e]
+        return (
+            f"field `demand.flows`: no route from zone {za[0] if za else a!r} (edge {a}) to "
+            f"zone {zb[0] if zb else b!r} (edge {b}); remove that flow or change the zone edges"
+        )
+    return f"field `demand`: duarouter could not route the trips:\n{sumo.error_lines(log)}"

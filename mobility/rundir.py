@@ -1,0 +1,123 @@
+"""Run directories: where one run leaves everything needed to trust and reuse it.
+
+``<out>/<name>-<hash12>/`` holds:
+
+- ``spec.yaml``: the resolved spec (absolute paths, defaults filled in);
+- ``meta.json``: spec hash, seed, versions (mobility, SUMO, Python, jax, numpy), backend,
+  timings, input files;
+- ``run.sumocfg``, ``outputs.add.xml``: the SUMO configuration the run used;
+- ``sumo.log``, ``statistics.xml``: SUMO's log and end-of-run statistics;
+- ``trips.parquet``, ``edges.parquet``, ``timeline.parquet``: the outputs as tables;
+- ``kpis.json``: one flat dict of KPIs.
+
+A run is written into a hidden temporary folder beside its final place and renamed only
+when complete, so a folder named like a run is always a whole run: a crash, an error or
+Ctrl-C leaves nothing that looks like a result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import platform
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from mobility.errors import RunDirError
+
+SPEC = "spec.yaml"
+META = "meta.json"
+KPIS = "kpis.json"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a finished run hands back: where it is and its KPIs."""
+
+    run_dir: Path
+    spec_hash: str
+    kpis: dict[str, float]
+
+    def table(self, name: str) -> pd.DataFrame:
+        """One of the run's tables: ``trips``, ``edges`` or ``timeline``."""
+        return pd.read_parquet(self.run_dir / f"{name}.parquet")
+
+    @classmethod
+    def load(cls, run_dir: Path | str) -> RunResult:
+        """Read a run directory written earlier."""
+        run_dir = Path(run_dir)
+        meta_file, kpi_file = run_dir / META, run_dir / KPIS
+        if not (meta_file.is_file() and kpi_file.is_file()):
+            msg = f"{run_dir}: not a run directory (no {META}/{KPIS}); give a folder `mobility run` wrote"
+            raise RunDirError(msg)
+        meta = json.loads(meta_file.read_text())
+        return cls(run_dir, meta["spec_hash"], json.loads(kpi_file.read_text()))
+
+
+def run_dir_name(name: str, spec_hash: str) -> str:
+    """Final folder name of a run."""
+    return f"{name}-{spec_hash[:12]}"
+
+
+@contextlib.contextmanager
+def atomic_run_dir(final: Path) -> Iterator[Path]:
+    """Yield a temporary folder that becomes ``final`` only if the block succeeds.
+
+    An existing ``final`` (the same spec run before) is replaced by the new run.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.parent / f".{final.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        yield tmp
+        if final.exists():
+            trash = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:8]}"
+            final.rename(trash)
+            tmp.rename(final)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            tmp.rename(final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_json(path: Path, data: Any) -> None:
+    """JSON with NaN written as null (valid JSON for DuckDB, browsers and jq)."""
+    path.write_text(json.dumps(_nan_to_none(data), indent=2, sort_keys=True) + "\n")
+
+
+def write_spec(path: Path, spec_data: dict[str, Any]) -> None:
+    """The resolved spec as YAML, in the field order of the spec."""
+    path.write_text(yaml.safe_dump(spec_data, sort_keys=False))
+
+
+def versions() -> dict[str, str]:
+    """Versions that can change a result; read from package metadata (no heavy imports)."""
+    from mobility import __version__, sumo
+
+    found = {"mobility": __version__, "sumo": sumo.version(), "python": platform.python_version()}
+    for package in ("jax", "numpy", "pandas", "pyarrow"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            found[package] = metadata.version(package)
+    found["platform"] = f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs"
+    return found
+
+
+def _nan_to_none(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _nan_to_none(v) for k, v in node.items()}
+    if isinstance(node, list | tuple):
+        return [_nan_to_none(v) for v in node]
+    if isinstance(node, float) and math.isnan(node):
+        return None
+    return node

@@ -1,0 +1,251 @@
+"""The one door to a running SUMO: libsumo in-process, or traci over loopback for sumo-gui.
+
+Controllers and observers never touch traci themselves. They register with
+:meth:`Engine.every` to be called at their own interval, read batched values that the
+engine gathers through subscriptions (:meth:`Engine.subscribe` / :meth:`Engine.values`,
+numpy arrays, one call per domain and step instead of one per object), and act through the
+engine's narrow setters. That keeps them backend-agnostic and cheap.
+
+Between callbacks the engine advances SUMO in one call (``simulationStep(t)``), so a run
+without controllers costs what a raw ``sumo`` run costs; the stride is capped so Ctrl-C
+is honoured within a few simulated minutes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from mobility import sumo
+from mobility.errors import SimulationError
+
+Backend = Literal["libsumo", "traci"]
+Callback = Callable[["Engine"], None]
+
+# Longest stretch of simulated seconds run in one uninterruptible libsumo call.
+MAX_STRIDE_S = 120.0
+
+_DOMAINS = ("lane", "edge", "vehicle", "trafficlight", "inductionloop", "junction", "person")
+
+
+@dataclass(order=True)
+class _Scheduled:
+    due: float
+    order: int
+    interval: float = field(compare=False)
+    callback: Callback = field(compare=False)
+
+
+class Engine:
+    """A SUMO simulation started from a command line (``-c run.sumocfg`` and options).
+
+    Use as a context manager; the simulation is always closed, also on error or Ctrl-C.
+    SUMO's own errors become :class:`SimulationError` with the relevant lines of the log
+    file given by ``log_file`` (which must match a ``--log`` in ``args``).
+    """
+
+    def __init__(
+        self,
+        args: Sequence[str],
+        *,
+        log_file: Path,
+        backend: Backend = "libsumo",
+        gui: bool = False,
+        label: str = "mobility",
+    ) -> None:
+        if gui and backend != "traci":
+            backend = "traci"  # sumo-gui is a separate process: only traci can drive it
+        self.backend: Backend = backend
+        self.log_file = Path(log_file)
+        self._binary = sumo.binary("sumo-gui" if gui else "sumo")
+        self._args = [*args, *(["--start", "--quit-on-end"] if gui else [])]
+        self._label = label
+        self._api: Any = None
+        self._queue: list[_Scheduled] = []
+        self._order = itertools.count()
+        self._subscriptions: dict[str, tuple[list[str], list[int]]] = {}
+        self._quiet = contextlib.ExitStack()
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def __enter__(self) -> Engine:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Start SUMO; a refused configuration or network raises SimulationError."""
+        sumo.sumo_home()  # importing the wheel sets SUMO_HOME for XML validation
+        try:
+            if self.backend == "libsumo":
+                import libsumo
+
+                self._quiet.enter_context(_console_silenced())
+                libsumo.start([self._binary, *self._args])
+                self._api = libsumo
+            else:
+                import traci
+
+                traci.start([self._binary, *self._args], label=self._label)
+                self._api = traci.getConnection(self._label)
+        except Exception as exc:  # libsumo/traci raise their own exception types
+            self._api = None
+            self._close_quietly()
+            self._quiet.close()
+            raise self._error("SUMO refused to start") from exc
+
+    def close(self) -> None:
+        """Close the simulation (SUMO writes its remaining outputs now)."""
+        if self._api is not None:
+            api, self._api = self._api, None
+            try:
+                api.close()
+            except Exception as exc:
+                raise self._error("SUMO failed while closing") from exc
+            finally:
+                self._quiet.close()
+
+    def _close_quietly(self) -> None:
+        try:
+            if self.backend == "libsumo":
+                import libsumo
+
+                libsumo.close()
+        except Exception:  # nothing was running: nothing to close
+            return
+
+    def _error(self, what: str) -> SimulationError:
+        log = self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
+        return SimulationError(f"{what}; SUMO said:\n{sumo.error_lines(log) or '(no log)'}")
+
+    # -- the step loop --------------------------------------------------------------------
+
+    @property
+    def time(self) -> float:
+        """Current simulation time in seconds."""
+        return float(self._api.simulation.getTime())
+
+    def every(self, interval: float, callback: Callback, *, first: float | None = None) -> None:
+        """Call ``callback(engine)`` every ``interval`` simulated seconds from ``first``."""
+        if interval <= 0:
+            raise ValueError("interval must be positive")
+        due = first if first is not None else interval
+        heapq.heappush(self._queue, _Scheduled(due, next(self._order), interval, callback))
+
+    def run(self, until: float, progress: Callable[[float], None] | None = None) -> None:
+        """Advance to ``until`` (s), calling registered callbacks when they are due."""
+        try:
+            now = self.time
+            while now < until:
+                target = min(until, now + MAX_STRIDE_S)
+                if self._queue:
+                    target = min(target, max(self._queue[0].due, now))
+                if target > now:
+                    self._api.simulationStep(target)
+                    self._refresh()
+                    now = self.time
+                while self._queue and self._queue[0].due <= now:
+                    job = heapq.heappop(self._queue)
+                    job.callback(self)
+                    job.due += job.interval
+                    heapq.heappush(self._queue, job)
+                if progress is not None:
+                    progress(now)
+        except (KeyboardInterrupt, SimulationError):
+            raise
+        except Exception as exc:
+            if _is_sumo_exception(exc):
+                raise self._error(f"SUMO stopped at t={self._safe_time()}") from exc
+            raise
+
+    def _safe_time(self) -> str:
+        try:
+            return f"{self.time:g} s"
+        except Exception:
+            return "?"
+
+    # -- batched reads --------------------------------------------------------------------
+
+    def subscribe(self, domain: str, ids: Sequence[str], variables: Sequence[int]) -> None:
+        """Subscribe ``variables`` (traci constants) of objects ``ids`` in ``domain``.
+
+        Values arrive with every simulation step SUMO makes; read them with :meth:`values`.
+        """
+        if domain not in _DOMAINS:
+            raise ValueError(f"unknown domain {domain!r}; use one of {_DOMAINS}")
+        api = getattr(self._api, domain)
+        for obj in ids:
+            api.subscribe(obj, list(variables))
+        self._subscriptions[domain] = (list(ids), list(variables))
+        self._refresh()
+
+    def _refresh(self) -> None:
+        self._latest = {
+            domain: getattr(self._api, domain).getAllSubscriptionResults()
+            for domain in self._subscriptions
+        }
+
+    def values(self, domain: str) -> np.ndarray:
+        """Latest subscribed values of a domain as an array [object, variable] (float)."""
+        ids, variables = self._subscriptions[domain]
+        results = self._latest.get(domain, {})
+        out = np.full((len(ids), len(variables)), np.nan)
+        for i, obj in enumerate(ids):
+            row = results.get(obj)
+            if row:
+                out[i] = [float(row[v]) if np.isscalar(row[v]) else np.nan for v in variables]
+        return out
+
+    # -- narrow access for controllers and dispatchers ------------------------------------
+
+    def traffic_lights(self) -> list[str]:
+        """Ids of all traffic lights in the network."""
+        return list(self._api.trafficlight.getIDList())
+
+    def signal_state(self, tls: str) -> str:
+        """The current signal string of a traffic light (e.g. ``GGrrGGrr``)."""
+        return str(self._api.trafficlight.getRedYellowGreenState(tls))
+
+    def set_phase(self, tls: str, index: int) -> None:
+        """Switch a traffic light to a phase of its current program."""
+        self._api.trafficlight.setPhase(tls, index)
+
+    def vehicle_count(self) -> int:
+        """Vehicles currently in the network."""
+        return int(self._api.vehicle.getIDCount())
+
+
+@contextlib.contextmanager
+def _console_silenced() -> Iterator[None]:
+    """Send in-process SUMO's console output (fd 2) to /dev/null while it runs.
+
+    libsumo writes every message to the process's stderr as well as to the run's ``--log``
+    file; the log keeps them, the planner's terminal stays readable.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _is_sumo_exception(exc: Exception) -> bool:
+    """TraCIException / FatalTraCIError from either backend (classes differ per module)."""
+    return type(exc).__name__ in {"TraCIException", "FatalTraCIError"}
