@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -126,9 +127,19 @@ def _network_shorthand(value: Any) -> Any:
 # ---------------------------------------------------------------------------------------
 # Demand
 
+
+def _profile_has_traffic(values: list[float]) -> list[float]:
+    if not any(values):
+        raise ValueError("profile is all zeros; give at least one positive weight")
+    return values
+
+
+# The shape of demand over the window: one relative weight per equal slice. Weights are
+# normalised to mean 1, so ``vehicles_per_hour`` stays the mean rate over the window.
 Profile = Annotated[
     list[Annotated[float, Field(ge=0)]],
-    Field(min_length=1, description="rate multipliers for equal slices of the time window"),
+    Field(min_length=1, description="relative demand per equal slice of the time window"),
+    AfterValidator(_profile_has_traffic),
 ]
 
 
@@ -338,6 +349,8 @@ def _field_path(loc: tuple[Any, ...], data: Any) -> list[str]:
     parts: list[str] = []
     node = data
     for part in loc:
+        if parts and not isinstance(node, dict | list):
+            break  # a shorthand scalar (``network: x.net.xml``) is the field the user wrote
         if isinstance(node, dict) and part not in node and node.get("type") == part:
             continue
         if isinstance(part, str) and part.startswith("function-"):

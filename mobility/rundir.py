@@ -58,7 +58,10 @@ class RunResult:
         run_dir = Path(run_dir)
         meta_file, kpi_file = run_dir / META, run_dir / KPIS
         if not (meta_file.is_file() and kpi_file.is_file()):
-            msg = f"{run_dir}: not a run directory (no {META}/{KPIS}); give a folder `mobility run` wrote"
+            msg = (
+                f"{run_dir}: not a run directory (no {META}/{KPIS}); "
+                "give a folder that `mobility run` wrote"
+            )
             raise RunDirError(msg)
         meta = json.loads(meta_file.read_text())
         return cls(run_dir, meta["spec_hash"], json.loads(kpi_file.read_text()))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from xml.etree import ElementTree
 from xml.sax.saxutils import quoteattr
 
 from mobility import sumo
@@ -45,16 +46,22 @@ def build_demand(spec: ScenarioSpec, net_path: Path) -> list[Path]:
 
 
 def slices(begin: float, end: float, profile: list[float]) -> list[tuple[float, float, float]]:
-    """(begin, end, weight) of each equal slice of the window that a profile describes."""
+    """(begin, end, factor) of each equal slice of the window that a profile describes.
+
+    Factors are the profile normalised to mean 1: a slice's rate is the demand's
+    ``vehicles_per_hour`` times its factor, and the window's total stays the same.
+    """
     width = (end - begin) / len(profile)
-    return [(begin + i * width, begin + (i + 1) * width, w) for i, w in enumerate(profile)]
+    mean = sum(profile) / len(profile)
+    return [(begin + i * width, begin + (i + 1) * width, w / mean) for i, w in enumerate(profile)]
 
 
 def _random_trips(demand: RandomTripsDemand, spec: ScenarioSpec, net: Path, out: Path) -> Path:
     trips = out / "trips.xml"
     # randomTrips divides the window into equal intervals, one per insertion rate; a zero
     # rate is not accepted, so an empty slice gets a rate too small to produce a vehicle.
-    rates = [max(demand.vehicles_per_hour * w, 1e-6) for w in demand.profile]
+    windows = slices(spec.begin, spec.end, demand.profile)
+    rates = [max(demand.vehicles_per_hour * w, 1e-6) for _, _, w in windows]
     cmd = [
         *sumo.tool("randomTrips.py"),
         f"--net-file={net}",
@@ -72,7 +79,21 @@ def _random_trips(demand: RandomTripsDemand, spec: ScenarioSpec, net: Path, out:
     if proc.returncode != 0 or not trips.exists():
         details = sumo.error_lines(proc.stderr + proc.stdout)
         raise DemandError(f"field `demand`: randomTrips could not make trips:\n{details}")
+    empty = [(b, e) for b, e, w in windows if w == 0]
+    if empty:
+        _drop_trips_within(trips, empty)
     return _route(trips, net, spec.seed, out)
+
+
+def _drop_trips_within(trips: Path, windows: list[tuple[float, float]]) -> None:
+    """Remove the one trip randomTrips still starts at the beginning of each empty slice."""
+    tree = ElementTree.parse(trips)
+    root = tree.getroot()
+    for trip in list(root):
+        depart = float(trip.get("depart", "-1"))
+        if any(b <= depart < e for b, e in windows):
+            root.remove(trip)
+    tree.write(trips)
 
 
 def _check_zones(demand: ODDemand, net_path: Path) -> None:

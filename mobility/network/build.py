@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import itertools
 import shutil
 from pathlib import Path
 
@@ -83,7 +84,7 @@ def _build_arterial(spec: ArterialNetwork, out: Path) -> Path:
         for end in (f"N{i}", f"S{i}"):
             edges += [(f"{end}J{i}", end, f"J{i}", spec.side_lanes, spec.side_speed)]
             edges += [(f"J{i}{end}", f"J{i}", end, spec.side_lanes, spec.side_speed)]
-    for a, b in zip(main, main[1:], strict=False):
+    for a, b in itertools.pairwise(main):
         edges += [
             (f"{a}{b}", a, b, spec.lanes, spec.speed),
             (f"{b}{a}", b, a, spec.lanes, spec.speed),

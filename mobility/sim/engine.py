@@ -74,6 +74,8 @@ class Engine:
         self._order = itertools.count()
         self._subscriptions: dict[str, tuple[list[str], list[int]]] = {}
         self._quiet = contextlib.ExitStack()
+        # in-process SUMO prints to our stderr; captured here (errors before its log opens)
+        self._console_file = self.log_file.with_name(self.log_file.stem + ".console.log")
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -91,7 +93,7 @@ class Engine:
             if self.backend == "libsumo":
                 import libsumo
 
-                self._quiet.enter_context(_console_silenced())
+                self._quiet.enter_context(_stderr_to(self._console_file))
                 libsumo.start([self._binary, *self._args])
                 self._api = libsumo
             else:
@@ -115,6 +117,7 @@ class Engine:
                 raise self._error("SUMO failed while closing") from exc
             finally:
                 self._quiet.close()
+                self._console_file.unlink(missing_ok=True)  # the log holds the same lines
 
     def _close_quietly(self) -> None:
         try:
@@ -126,8 +129,13 @@ class Engine:
             return
 
     def _error(self, what: str) -> SimulationError:
-        log = self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
-        return SimulationError(f"{what}; SUMO said:\n{sumo.error_lines(log) or '(no log)'}")
+        """An error carrying SUMO's own explanation, from its log or its console output."""
+        said = ""
+        for source in (self.log_file, self._console_file):
+            if source.exists():
+                said += source.read_text(errors="replace")
+        lines = list(dict.fromkeys(sumo.error_lines(said).splitlines()))  # log and console repeat
+        return SimulationError(f"{what}; SUMO said:\n" + ("\n".join(lines) or "(nothing)"))
 
     # -- the step loop --------------------------------------------------------------------
 
@@ -227,17 +235,18 @@ class Engine:
 
 
 @contextlib.contextmanager
-def _console_silenced() -> Iterator[None]:
-    """Send in-process SUMO's console output (fd 2) to /dev/null while it runs.
+def _stderr_to(path: Path) -> Iterator[None]:
+    """Send the process's stderr (fd 2) to ``path`` while in-process SUMO runs.
 
-    libsumo writes every message to the process's stderr as well as to the run's ``--log``
-    file; the log keeps them, the planner's terminal stays readable.
+    libsumo writes every message to stderr as well as to the run's ``--log`` file, which it
+    flushes only at the end: the capture keeps the planner's terminal readable and holds
+    SUMO's explanation when it fails before its log is written.
     """
     sys.stderr.flush()
     saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    os.close(devnull)
+    target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(target, 2)
+    os.close(target)
     try:
         yield
     finally:

@@ -1,0 +1,62 @@
+"""Shared fixtures: tiny bundled networks, a private build cache, spec files in tmp dirs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+NETWORKS = ROOT / "networks"
+GRID3 = NETWORKS / "grid3x3" / "grid3x3.net.xml"
+GRID4 = NETWORKS / "grid4x4" / "grid4x4.net.xml"
+ARTERIAL = NETWORKS / "arterial" / "arterial.net.xml"
+OSM = NETWORKS / "west-oakland" / "west-oakland.osm.bz2"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Built networks and demand go to a cache private to this test session."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MOBILITY_CACHE", str(tmp_path_factory.mktemp("cache")))
+    yield
+    mp.undo()
+
+
+@pytest.fixture
+def write_spec(tmp_path: Path):
+    """Write a scenario dict (or raw text) as YAML in tmp_path and return its path."""
+
+    def write(spec: dict | str, name: str = "scenario.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(spec if isinstance(spec, str) else yaml.safe_dump(spec))
+        return path
+
+    return write
+
+
+def small_scenario(**overrides: object) -> dict:
+    """A 10-minute scenario on the 3x3 grid: the workhorse of the run tests."""
+    spec = {
+        "name": "small",
+        "seed": 42,
+        "end": 600,
+        "network": str(GRID3),
+        "demand": {"type": "random", "vehicles_per_hour": 900, "fringe_factor": 5},
+    }
+    spec.update(overrides)
+    return spec
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real `mobility` command in a subprocess (exit codes, stderr, no traceback)."""
+    return subprocess.run(
+        [sys.executable, "-m", "mobility.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=False,
+    )
