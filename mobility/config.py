@@ -216,15 +216,61 @@ def _demand_shorthand(value: Any) -> Any:
 # Signals, outputs, scenario
 
 
-class SignalsSpec(StrictModel):
-    """How traffic lights are controlled. ``static`` runs the network's own programs."""
+# Controllers by name. Phase controllers decide the next green every decision interval and
+# the engine inserts the transitions; program controllers write a SUMO program once.
+PHASE_CONTROLLERS = ("max_pressure", "greedy", "sotl")
+PROGRAM_CONTROLLERS = ("static", "webster", "actuated", "delay_based")
+CONTROLLERS = PROGRAM_CONTROLLERS + PHASE_CONTROLLERS
 
-    controller: Literal["static"] = "static"
+
+class SignalsSpec(StrictModel):
+    """How traffic lights are controlled: ``signals: max_pressure`` or a mapping.
+
+    ``static`` runs the network's own programs. ``tls`` limits the controller to a subset
+    of the signals (ids checked against the network when the run is built); the others keep
+    their own programs. ``yellow`` and ``all_red`` default to the net's own transition
+    phases. ``params`` are the controller's own settings (see ``mobility.signals``).
+    """
+
+    controller: str = "static"
+    params: dict[str, float | int | str | bool] = {}
+    tls: list[str] | None = Field(None, min_length=1, description="signal ids; all if absent")
+    decision_interval: float = Field(10.0, gt=0, description="s between decisions")
+    min_green: float = Field(5.0, ge=0, description="s a green is held at least")
+    max_green: float = Field(60.0, gt=0, description="s a green is held at most")
+    yellow: float | None = Field(None, ge=0, description="s; default: the net's own")
+    all_red: float | None = Field(None, ge=0, description="s; default: the net's own")
+    saturation_flow: float = Field(1800.0, gt=0, description="veh/h per lane (webster)")
 
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
         return {"controller": value} if isinstance(value, str) else value
+
+    @field_validator("controller")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in CONTROLLERS:
+            msg = f"unknown controller {value!r}; use one of {', '.join(CONTROLLERS)}"
+            raise ValueError(msg)
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SignalsSpec:
+        if self.min_green > self.max_green:
+            msg = (
+                f"min_green ({self.min_green:g} s) is above max_green ({self.max_green:g} s); "
+                "lower min_green or raise max_green"
+            )
+            raise ValueError(msg)
+        transition = (self.yellow or 0.0) + (self.all_red or 0.0)
+        if self.controller in PHASE_CONTROLLERS and self.decision_interval <= transition:
+            msg = (
+                f"decision_interval ({self.decision_interval:g} s) must be longer than yellow + "
+                f"all_red ({transition:g} s); raise decision_interval or shorten yellow"
+            )
+            raise ValueError(msg)
+        return self
 
 
 class OutputsSpec(StrictModel):

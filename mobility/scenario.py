@@ -26,6 +26,7 @@ from mobility.rundir import (
     write_json,
     write_spec,
 )
+from mobility.signals.setup import prepare_signals
 from mobility.sim import outputs, sumocfg
 from mobility.sim.engine import Backend, Engine
 from mobility.sim.kpi import compute_kpis
@@ -55,7 +56,10 @@ def run_scenario(
     final = Path(out_dir).resolve() / run_dir_name(spec.name, spec_hash)
     with atomic_run_dir(final) as work:
         write_spec(work / SPEC, spec.model_dump(mode="json"))
-        cfg = sumocfg.write_sumocfg(spec, net=net, routes=routes, folder=work)
+        signals = prepare_signals(spec, net=net, routes=routes, folder=work)
+        cfg = sumocfg.write_sumocfg(
+            spec, net=net, routes=routes, folder=work, additional=signals.additional
+        )
         engine = Engine(
             ["-c", str(cfg)],
             log_file=work / sumocfg.SUMO_LOG,
@@ -64,6 +68,7 @@ def run_scenario(
             label=final.name,
         )
         with engine:
+            signals.attach(engine)
             engine.run(spec.end, progress=progress)
         simulated = time.perf_counter()
         tables = outputs.write_tables(work)

@@ -144,6 +144,10 @@ class Engine:
         """Current simulation time in seconds."""
         return float(self._api.simulation.getTime())
 
+    def at(self, when: float, callback: Callback) -> None:
+        """Call ``callback(engine)`` once, at simulated time ``when`` (s)."""
+        heapq.heappush(self._queue, _Scheduled(when, next(self._order), 0.0, callback))
+
     def every(self, interval: float, callback: Callback, *, first: float | None = None) -> None:
         """Call ``callback(engine)`` every ``interval`` simulated seconds from ``first``."""
         if interval <= 0:
@@ -166,8 +170,9 @@ class Engine:
                 while self._queue and self._queue[0].due <= now:
                     job = heapq.heappop(self._queue)
                     job.callback(self)
-                    job.due += job.interval
-                    heapq.heappush(self._queue, job)
+                    if job.interval > 0:  # 0: a one-shot job from :meth:`at`
+                        job.due += job.interval
+                        heapq.heappush(self._queue, job)
                 if progress is not None:
                     progress(now)
         except (KeyboardInterrupt, SimulationError):
@@ -228,6 +233,28 @@ class Engine:
     def set_phase(self, tls: str, index: int) -> None:
         """Switch a traffic light to a phase of its current program."""
         self._api.trafficlight.setPhase(tls, index)
+
+    def set_signal_state(self, tls: str, state: str) -> None:
+        """Show ``state`` (one of ``rRyYgGuosO`` per controlled link) until told otherwise."""
+        self._api.trafficlight.setRedYellowGreenState(tls, state)
+
+    def signal_program(self, tls: str) -> list[tuple[str, float]]:
+        """The phases ``(state, duration s)`` of a traffic light's active program."""
+        api = self._api.trafficlight
+        program = api.getProgram(tls)
+        for logic in api.getAllProgramLogics(tls):
+            if logic.programID == program:
+                return [(str(p.state), float(p.duration)) for p in logic.phases]
+        return []
+
+    def signal_links(self, tls: str) -> list[list[tuple[str, str]]]:
+        """Per link index of a traffic light: its (incoming lane, outgoing lane) pairs."""
+        links = self._api.trafficlight.getControlledLinks(tls)
+        return [[(str(a), str(b)) for a, b, *_ in group] for group in links]
+
+    def lane_info(self, lane: str) -> tuple[float, float]:
+        """Length (m) and speed limit (m/s) of a lane."""
+        return float(self._api.lane.getLength(lane)), float(self._api.lane.getMaxSpeed(lane))
 
     def vehicle_count(self) -> int:
         """Vehicles currently in the network."""

@@ -1,0 +1,200 @@
+"""The engine side of phase control: observation, min/max green, yellow and all-red.
+
+A :class:`SignalDriver` is attached to a running :class:`~mobility.sim.engine.Engine`. Every
+decision interval it reads the lanes of its intersections through one subscription,
+asks the controller for the next green phase per intersection, and carries the decision
+out: a green is held at least ``min_green`` and at most ``max_green`` seconds, and every
+change shows the yellow (and all-red) built from the net's own states before the new
+green, scheduled as one-shot engine events. Controllers never see SUMO.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from traci import constants as tc  # constants only: no connection is made here
+
+from mobility.signals.phases import PhasePlan, all_red_state, plan_from_program, yellow_state
+from mobility.signals.types import Layout, Observation, PhaseController
+from mobility.sim.engine import Engine
+
+_LANE_VARS = (
+    tc.LAST_STEP_VEHICLE_NUMBER,
+    tc.LAST_STEP_VEHICLE_HALTING_NUMBER,
+    tc.VAR_WAITING_TIME,
+)
+
+
+@dataclass
+class _Light:
+    plan: PhasePlan
+    phase: int = 0  # current green, or the green being switched to
+    green_since: float = 0.0  # s; in the future during a transition
+    busy_until: float = -1.0  # s; end of a running transition
+
+
+@dataclass
+class SignalDriver:
+    """Runs one phase controller on the traffic lights ``tls`` of an engine."""
+
+    controller: PhaseController
+    tls: list[str]
+    decision_interval: float
+    min_green: float
+    max_green: float
+    yellow: float | None = None
+    all_red: float | None = None
+    lights: list[_Light] = field(default_factory=list)
+
+    def attach(self, engine: Engine) -> None:
+        """Read the intersections, subscribe their lanes, and start deciding now."""
+        now = engine.time
+        in_lanes: list[list[str]] = []
+        out_lanes: list[list[str]] = []
+        moves: list[list[tuple[int, int, int]]] = []  # (in slot, out slot, link index)
+        for tls in self.tls:
+            plan = plan_from_program(
+                tls, engine.signal_program(tls), yellow=self.yellow, all_red=self.all_red
+            )
+            ins: dict[str, int] = {}
+            outs: dict[str, int] = {}
+            mv: dict[tuple[int, int], int] = {}
+            for link, pairs in enumerate(engine.signal_links(tls)):
+                for a, b in pairs:
+                    key = (ins.setdefault(a, len(ins)), outs.setdefault(b, len(outs)))
+                    mv.setdefault(key, link)
+            in_lanes.append(list(ins))
+            out_lanes.append(list(outs))
+            moves.append([(i, o, link) for (i, o), link in mv.items()])
+            shown = engine.signal_state(tls)
+            light = _Light(plan, green_since=now)
+            if shown in plan.greens:
+                light.phase = plan.greens.index(shown)
+                engine.set_signal_state(tls, shown)  # hold it: the net's program stops here
+            else:  # mid-transition in the net's program: finish it properly
+                self._switch(engine, light, shown, 0, now)
+            self.lights.append(light)
+        self.layout = _layout(self.tls, self.lights, in_lanes, out_lanes, moves, engine)
+        self._in_index, self._out_index, lanes = _lane_slots(self.layout, in_lanes, out_lanes)
+        engine.subscribe("lane", lanes, _LANE_VARS)
+        self.controller.reset(self.layout, min_green=self.min_green)
+        engine.every(self.decision_interval, self._decide, first=now)
+
+    # -- every decision interval ----------------------------------------------------------
+
+    def observe(self, engine: Engine) -> Observation:
+        """The current observation (also useful to a caller that only watches)."""
+        values = engine.values("lane")  # [lane, var]
+        values = np.vstack([values, np.zeros((1, values.shape[1]))])  # padded slot -> 0
+        now = engine.time
+        inn = values[self._in_index]  # [T, I, var]
+        return Observation(
+            time=now,
+            in_vehicles=inn[..., 0],
+            in_halting=inn[..., 1],
+            in_waiting=inn[..., 2],
+            out_vehicles=values[self._out_index][..., 0],
+            phase=np.array([lt.phase for lt in self.lights]),
+            phase_age=np.array([now - lt.green_since for lt in self.lights]),
+        )
+
+    def _decide(self, engine: Engine) -> None:
+        obs = self.observe(engine)
+        wanted = np.asarray(self.controller.decide(obs))
+        now = obs.time
+        for k, light in enumerate(self.lights):
+            if now < light.busy_until:
+                continue  # a transition is running; the next decision comes after it
+            age = now - light.green_since
+            target = int(wanted[k])
+            n = len(light.plan.greens)
+            if not 0 <= target < n:
+                msg = f"controller chose phase {target} of {light.plan.tls!r} (has {n})"
+                raise ValueError(msg)
+            if target != light.phase and age < self.min_green:
+                target = light.phase
+            if target == light.phase and age >= self.max_green and n > 1:
+                target = (light.phase + 1) % n
+            if target != light.phase:
+                self._switch(engine, light, light.plan.greens[light.phase], target, now)
+
+    def _switch(self, engine: Engine, light: _Light, shown: str, target: int, now: float) -> None:
+        """Show yellow, then all-red, then green ``target``; all from the net's states."""
+        plan, tls = light.plan, light.plan.tls
+        green = plan.greens[target]
+        ending = plan.greens.index(shown) if shown in plan.greens else light.phase
+        y, r = plan.yellow[ending], plan.all_red[ending]
+        yellow = yellow_state(shown, green)
+        if yellow != shown and y > 0:
+            engine.set_signal_state(tls, yellow)
+        else:
+            y = 0.0
+        red = all_red_state(shown, green)
+        if red != shown and r > 0:
+            if y > 0:
+                engine.at(now + y, lambda e: e.set_signal_state(tls, red))
+            else:
+                engine.set_signal_state(tls, red)
+        else:
+            r = 0.0
+        if y + r > 0:
+            engine.at(now + y + r, lambda e: e.set_signal_state(tls, green))
+        else:
+            engine.set_signal_state(tls, green)
+        light.phase = target
+        light.green_since = now + y + r
+        light.busy_until = now + y + r
+
+
+def _layout(
+    tls: list[str],
+    lights: list[_Light],
+    in_lanes: list[list[str]],
+    out_lanes: list[list[str]],
+    moves: list[list[tuple[int, int, int]]],
+    engine: Engine,
+) -> Layout:
+    t = len(tls)
+    n_in = max(len(x) for x in in_lanes)
+    n_out = max(len(x) for x in out_lanes)
+    n_mv = max(len(x) for x in moves)
+    n_ph = max(len(lt.plan.greens) for lt in lights)
+    in_mask = np.zeros((t, n_in), bool)
+    out_mask = np.zeros((t, n_out), bool)
+    move_in = np.zeros((t, n_mv), int)
+    move_out = np.zeros((t, n_mv), int)
+    move_mask = np.zeros((t, n_mv), bool)
+    serves = np.zeros((t, n_ph, n_mv), bool)
+    phase_mask = np.zeros((t, n_ph), bool)
+    in_length = np.ones((t, n_in))
+    for k in range(t):
+        in_mask[k, : len(in_lanes[k])] = True
+        out_mask[k, : len(out_lanes[k])] = True
+        for i, lane in enumerate(in_lanes[k]):
+            in_length[k, i] = max(engine.lane_info(lane)[0], 1.0)
+        greens = lights[k].plan.greens
+        phase_mask[k, : len(greens)] = True
+        for m, (i, o, link) in enumerate(moves[k]):
+            move_in[k, m], move_out[k, m], move_mask[k, m] = i, o, True
+            for p, state in enumerate(greens):
+                serves[k, p, m] = state[link] in "Gg"
+    return Layout(
+        tuple(tls), in_mask, out_mask, move_in, move_out, move_mask, serves, phase_mask, in_length
+    )
+
+
+def _lane_slots(
+    layout: Layout, in_lanes: list[list[str]], out_lanes: list[list[str]]
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Index arrays from padded slots into one subscribed lane list (pad -> last row)."""
+    lanes = sorted({x for group in in_lanes + out_lanes for x in group})
+    row = {lane: i for i, lane in enumerate(lanes)}
+    pad = len(lanes)
+    in_index = np.full(layout.in_mask.shape, pad)
+    out_index = np.full(layout.out_mask.shape, pad)
+    for k, group in enumerate(in_lanes):
+        in_index[k, : len(group)] = [row[x] for x in group]
+    for k, group in enumerate(out_lanes):
+        out_index[k, : len(group)] = [row[x] for x in group]
+    return in_index, out_index, lanes
