@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mobility.errors import MobilityError
+from mobility.experiment.commands import results_app, sweep
 
 app = typer.Typer(
     help="Smart-city mobility experiments: SUMO runs, JAX network models, Ray sweeps.",
@@ -25,6 +26,9 @@ app = typer.Typer(
 )
 net_app = typer.Typer(help="Build, inspect and export road networks.", no_args_is_help=True)
 app.add_typer(net_app, name="net")
+
+app.command("sweep")(sweep)
+app.add_typer(results_app, name="results")
 
 console = Console()
 errors = Console(stderr=True)

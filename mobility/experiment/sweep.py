@@ -1,0 +1,261 @@
+"""Run a sweep on Ray: one task per run, backpressure, retries, timeouts, resume.
+
+The driver submits at most ``max_in_flight`` tasks, waits for any with ``ray.wait`` and
+writes each result into the store as it arrives, so a 10,000-run sweep neither floods the
+scheduler nor holds results in memory. A task is :func:`mobility.experiment.worker.execute`
+(the same ``run_scenario`` as ``mobility run``, in a child process under the timeout);
+Ray re-runs it when its worker or node dies (``retries``). Scenario inputs travel as
+files: networks and demand are built through the content-addressed cache on each node.
+
+Without ``address`` the sweep starts a local Ray on loopback and stops it at the end;
+with one it joins that cluster and only disconnects. If Ray is already initialised in
+this process (a notebook, the tests), that session is used as it is.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mobility.errors import MobilityError
+from mobility.experiment.spec import PlannedRun, SweepPlan
+from mobility.experiment.store import SweepStore, param_column
+from mobility.experiment.worker import execute
+
+
+class ClusterError(MobilityError):
+    """Ray cannot be reached at the given address."""
+
+
+@dataclass
+class SweepReport:
+    """What a sweep did: counts per outcome, and where the results are."""
+
+    root: Path
+    planned: int
+    skipped: int = 0  # finished before (``--resume``)
+    ok: int = 0
+    failed: list[str] = field(default_factory=list)  # run ids, failed or timed out
+    elapsed_s: float = 0.0
+
+    @property
+    def executed(self) -> int:
+        return self.ok + len(self.failed)
+
+
+# Called after each result is stored: (the run, its row, the report so far).
+OnResult = Callable[[PlannedRun, dict[str, Any], SweepReport], None]
+
+
+def run_sweep(
+    plan: SweepPlan,
+    out: Path | str,
+    *,
+    address: str | None = None,
+    resume: bool = False,
+    num_cpus: int | None = None,
+    max_in_flight: int | None = None,
+    progress: bool = True,
+    on_result: OnResult | None = None,
+) -> SweepReport:
+    """Run every planned run not finished yet; returns a :class:`SweepReport`.
+
+    ``out`` is the sweep directory. Without ``resume`` it must not hold results already.
+    Ctrl-C (or any exception) cancels the runs in flight; what finished stays stored.
+    """
+    import ray
+
+    store = SweepStore(out)
+    if store.has_results() and not resume:
+        msg = (
+            f"{store.root} already holds results of a sweep; pass --resume to finish it "
+            "(finished runs are kept) or choose another --out"
+        )
+        raise MobilityError(msg)
+    todo = [run for run in plan.runs if not (resume and store.finished(run.run_id))]
+    report = SweepReport(store.root, planned=len(plan.runs), skipped=len(plan.runs) - len(todo))
+    store.write_plan(
+        plan.source.read_text(),
+        {
+            "sweep": plan.spec.name,
+            "source": str(plan.source),
+            "params": plan.param_paths,
+            "runs": [run.manifest_entry() for run in plan.runs],
+        },
+    )
+    started = time.perf_counter()
+    if not todo:
+        return report
+    owns_ray = _connect(address, num_cpus)
+    try:
+        _drive(plan, todo, store, report, max_in_flight, progress, on_result)
+    finally:
+        if owns_ray:
+            ray.shutdown()
+        report.elapsed_s = time.perf_counter() - started
+    return report
+
+
+def _connect(address: str | None, num_cpus: int | None) -> bool:
+    """Initialise Ray; True if this call started it (and so must stop it)."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    if address is None:
+        ray.init(
+            num_cpus=num_cpus,
+            _node_ip_address="127.0.0.1",
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+        )
+        return True
+    _check_reachable(address)
+    try:
+        ray.init(address=address, log_to_driver=False, configure_logging=False)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        msg = f"cannot join the Ray cluster at --address {address}: {exc}"
+        raise ClusterError(msg + "; start one with `ray start --head` or drop --address") from None
+    return True  # we connected: disconnect at the end (the cluster itself keeps running)
+
+
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail fast (instead of Ray's long retries) when ``host:port`` does not answer."""
+    if address == "auto" or address.startswith("ray://"):
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        msg = f"--address {address!r}: expected HOST:PORT (e.g. 10.0.0.5:6379), `auto` or ray://"
+        raise ClusterError(msg)
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        msg = (
+            f"cannot reach a Ray cluster at --address {address} ({exc.strerror or exc}); "
+            "check the address, start one with `ray start --head`, or drop --address "
+            "to run on this machine"
+        )
+        raise ClusterError(msg) from None
+
+
+def _drive(
+    plan: SweepPlan,
+    todo: list[PlannedRun],
+    store: SweepStore,
+    report: SweepReport,
+    max_in_flight: int | None,
+    progress: bool,
+    on_result: OnResult | None,
+) -> None:
+    import ray
+
+    spec = plan.spec
+    task = ray.remote(execute).options(
+        num_cpus=spec.resources.cpus,
+        num_gpus=spec.resources.gpus,
+        max_retries=spec.retries,
+        retry_exceptions=False,
+        scheduling_strategy="SPREAD",
+        name="mobility-run",
+    )
+    limit = max_in_flight or spec.max_in_flight or _default_in_flight(spec.resources.cpus)
+    runs_dir, logs_dir = str(store.runs_dir), str(store.logs_dir)
+    queue = list(reversed(todo))
+    pending: dict[Any, PlannedRun] = {}
+    bar = _Bar(len(todo), enabled=progress)
+    try:
+        while queue or pending:
+            while queue and len(pending) < limit:
+                run = queue.pop()
+                ref = task.remote(
+                    run.run_id, run.spec.model_dump(mode="json"), runs_dir, logs_dir, spec.timeout_s
+                )
+                pending[ref] = run
+            bar.update(report, running=len(pending))
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
+            for ref in ready:
+                run = pending.pop(ref)
+                try:
+                    out = ray.get(ref)
+                except ray.exceptions.RayError as exc:  # retries exhausted: worker/node lost
+                    out = {"row": _lost_row(run, exc), "tables": {}}
+                row = out["row"]
+                labels = {
+                    "variant": run.variant,
+                    "seed": run.seed,
+                    **{param_column(p): v for p, v in run.params.items()},
+                }
+                store.write_result(row, out["tables"], labels)
+                if row["status"] == "ok":
+                    report.ok += 1
+                else:
+                    report.failed.append(run.run_id)
+                bar.update(report, running=len(pending))
+                if on_result is not None:
+                    on_result(run, row, report)
+    finally:
+        for ref in pending:
+            ray.cancel(ref, force=True)
+        bar.close()
+
+
+def _default_in_flight(cpus_per_run: float) -> int:
+    import ray
+
+    slots = int(ray.cluster_resources().get("CPU", 1) / cpus_per_run)
+    return max(2, 2 * slots)
+
+
+def _lost_row(run: PlannedRun, exc: Exception) -> dict[str, Any]:
+    text = str(exc).strip().splitlines()
+    return {
+        "run_id": run.run_id,
+        "status": "failed",
+        "error": f"{type(exc).__name__}: {text[0] if text else ''} (after all retries)",
+        "log": str(exc)[-4000:],
+    }
+
+
+class _Bar:
+    """A rich progress bar with done, running, failed and an ETA (or nothing)."""
+
+    def __init__(self, total: int, *, enabled: bool) -> None:
+        self._progress = None
+        if not enabled:
+            return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("[bold]sweep[/]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[state]}"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+        )
+        self._task = self._progress.add_task("sweep", total=total, state="starting")
+        self._progress.start()
+
+    def update(self, report: SweepReport, *, running: int) -> None:
+        if self._progress is None:
+            return
+        state = f"running {running}, failed {len(report.failed)}"
+        self._progress.update(self._task, completed=report.executed, state=state)
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()

@@ -1,0 +1,196 @@
+"""What one Ray task does: run one scenario in a child process, under a timeout.
+
+The task forks a child that calls the same :func:`~mobility.scenario.run_scenario` as
+``mobility run``. The child is what makes a per-run timeout enforceable: a stuck SUMO
+(libsumo runs inside the calling process) is killed with its whole process group, and the
+Ray worker lives on to take the next run. Forking is cheap: the worker has imported
+mobility already, so a run pays milliseconds, not an interpreter start. The child dies
+with its parent (``PR_SET_PDEATHSIG``), so a killed worker leaves no orphan SUMO behind.
+
+The task never raises for a failed run: it returns a row with ``status`` ``failed`` or
+``timeout`` and the log, so the sweep goes on. Only the death of the worker or its node
+reaches Ray, which retries the task.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+LOG_TAIL_CHARS = 4000
+TABLES = ("trips", "requests")  # per-run tables copied into the results store when present
+
+
+def execute(
+    run_id: str, spec_data: dict[str, Any], runs_dir: str, logs_dir: str, timeout_s: float | None
+) -> dict[str, Any]:
+    """Run one scenario and return its result row and tables (``{"row":..., "tables":...}``)."""
+    from mobility.config import ScenarioSpec
+    from mobility.rundir import RunResult, run_dir_name
+
+    started = time.time()
+    where = _where()
+    log_file = Path(logs_dir) / f"{run_id}.log"
+    Path(runs_dir).mkdir(parents=True, exist_ok=True)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    spec = ScenarioSpec.model_validate(spec_data)
+    final = Path(runs_dir) / run_dir_name(spec.name, run_id)
+
+    reused = _finished(final, run_id)
+    if reused is None:
+        status, error = _run_in_child(spec_data, runs_dir, log_file, timeout_s)
+    else:
+        status, error = "ok", None
+    row: dict[str, Any] = {
+        "run_id": run_id,
+        "status": status,
+        "started_at": started,
+        "duration_s": round(time.time() - started, 3),
+        "reused": reused is not None,
+        **where,
+    }
+    if status != "ok":
+        row["error"] = error
+        row["log"] = _tail(log_file)
+        return {"row": row, "tables": {}}
+    result = reused or RunResult.load(final)
+    row["run_dir"] = str(result.run_dir)
+    row.update({f"kpi_{k}": _number(v) for k, v in result.kpis.items()})
+    return {"row": row, "tables": _tables(result.run_dir)}
+
+
+def _finished(final: Path, run_id: str) -> Any:
+    """The run directory of this exact spec if a previous attempt completed it."""
+    from mobility.errors import RunDirError
+    from mobility.rundir import RunResult
+
+    if not final.is_dir():
+        return None
+    try:
+        result = RunResult.load(final)
+    except (RunDirError, ValueError, KeyError):
+        return None
+    return result if result.spec_hash == run_id else None
+
+
+def _run_in_child(
+    spec_data: dict[str, Any], runs_dir: str, log_file: Path, timeout_s: float | None
+) -> tuple[str, str | None]:
+    ctx = multiprocessing.get_context("fork")
+    receiver, sender = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_child, args=(spec_data, runs_dir, str(log_file), sender))
+    child.start()
+    sender.close()
+    try:
+        if receiver.poll(timeout_s):
+            try:
+                status, error = receiver.recv()
+            except EOFError:  # the child died without a word (segfault, OOM killer)
+                child.join()
+                return "failed", f"the run's process died (exit code {child.exitcode})"
+            child.join()
+            return status, error
+        if not child.is_alive() and child.exitcode is not None:
+            return "failed", f"the run's process died (exit code {child.exitcode})"
+        _kill_group(child.pid)
+        child.join()
+        return "timeout", f"killed after the per-run timeout of {timeout_s:g} s"
+    finally:
+        if child.is_alive():  # the task itself was interrupted: take the run with it
+            _kill_group(child.pid)
+            child.join()
+        receiver.close()
+
+
+def _child(spec_data: dict[str, Any], runs_dir: str, log_file: str, sender: Any) -> None:
+    """Body of the child process: own process group, output to the log, one run."""
+    os.setpgid(0, 0)
+    _die_with_parent()
+    fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    try:
+        from mobility.config import ScenarioSpec
+        from mobility.errors import MobilityError
+        from mobility.scenario import run_scenario
+
+        try:
+            run_scenario(ScenarioSpec.model_validate(spec_data), runs_dir)
+            sender.send(("ok", None))
+        except MobilityError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            sender.send(("failed", f"{type(exc).__name__}: {exc}"))
+        except BaseException as exc:  # a bug: keep its traceback in the log and the row
+            text = traceback.format_exc()
+            print(text, file=sys.stderr)
+            sender.send(("failed", f"{type(exc).__name__}: {exc}\n{text}"))
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        sender.close()
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGKILL this process when the Ray worker that forked it dies."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _kill_group(pid: int | None) -> None:
+    if pid is None:
+        return
+    for kill in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+        try:
+            kill()
+            return
+        except ProcessLookupError:
+            return
+        except PermissionError:
+            continue
+
+
+def _where() -> dict[str, Any]:
+    """Which node and process ran the task (empty outside Ray)."""
+    found: dict[str, Any] = {"host": socket.gethostname(), "worker_pid": os.getpid()}
+    try:
+        import ray
+
+        if ray.is_initialized():
+            found["node_id"] = ray.get_runtime_context().get_node_id()
+    except ImportError:
+        pass
+    return found
+
+
+def _tables(run_dir: Path) -> dict[str, Any]:
+    import pyarrow.parquet as pq
+
+    found = {}
+    for name in TABLES:
+        path = run_dir / f"{name}.parquet"
+        if path.is_file():
+            found[name] = pq.read_table(path)
+    return found
+
+
+def _tail(path: Path) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return text[-LOG_TAIL_CHARS:]
+
+
+def _number(value: Any) -> Any:
+    return float("nan") if value is None else value
