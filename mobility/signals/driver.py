@@ -72,6 +72,7 @@ class SignalDriver:
             if shown in plan.greens:
                 light.phase = plan.greens.index(shown)
                 engine.set_signal_state(tls, shown)  # hold it: the net's program stops here
+                self._limit(engine, light)
             else:  # mid-transition in the net's program: finish it properly
                 self._switch(engine, light, shown, 0, now)
             self.lights.append(light)
@@ -145,6 +146,20 @@ class SignalDriver:
         light.phase = target
         light.green_since = now + y + r
         light.busy_until = now + y + r
+        self._limit(engine, light)
+
+    def _limit(self, engine: Engine, light: _Light) -> None:
+        """End this green after ``max_green`` even between decisions."""
+        if len(light.plan.greens) < 2:
+            return
+        started = light.green_since
+
+        def force(e: Engine) -> None:
+            if light.green_since == started and e.time >= light.busy_until:
+                target = (light.phase + 1) % len(light.plan.greens)
+                self._switch(e, light, light.plan.greens[light.phase], target, e.time)
+
+        engine.at(started + self.max_green, force)
 
 
 def _layout(
