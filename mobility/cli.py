@@ -17,6 +17,7 @@ from rich.text import Text
 
 from mobility.errors import MobilityError
 from mobility.experiment.commands import results_app, sweep
+from mobility.signals.commands import signals_app
 
 app = typer.Typer(
     help="Smart-city mobility experiments: SUMO runs, JAX network models, Ray sweeps.",
@@ -29,6 +30,7 @@ app.add_typer(net_app, name="net")
 
 app.command("sweep")(sweep)
 app.add_typer(results_app, name="results")
+app.add_typer(signals_app, name="signals")
 
 console = Console()
 errors = Console(stderr=True)
