@@ -28,12 +28,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import yaml
 
 from mobility.errors import RunDirError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SPEC = "spec.yaml"
 META = "meta.json"
@@ -50,6 +52,8 @@ class RunResult:
 
     def table(self, name: str) -> pd.DataFrame:
         """One of the run's tables: ``trips``, ``edges`` or ``timeline``."""
+        import pandas as pd
+
         return pd.read_parquet(self.run_dir / f"{name}.parquet")
 
     @classmethod

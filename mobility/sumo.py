@@ -58,12 +58,27 @@ def tool(relative: str) -> list[str]:
 
 @functools.cache
 def version() -> str:
-    """The SUMO version string, e.g. ``1.28.0``."""
+    """The SUMO version string, e.g. ``1.28.0`` (from the wheel, else from ``sumo``)."""
+    from importlib import metadata
+
+    if not os.environ.get("SUMO_HOME") or Path(os.environ["SUMO_HOME"]) == _wheel_home():
+        try:
+            return metadata.version("eclipse-sumo")
+        except metadata.PackageNotFoundError:
+            pass
     out = subprocess.run(
         [binary("sumo"), "--version"], capture_output=True, text=True, env=sumo_env(), check=False
     ).stdout
     first = out.splitlines()[0] if out else ""
     return first.rsplit(" ", 1)[-1] if first else "unknown"
+
+
+def _wheel_home() -> Path | None:
+    try:
+        import sumo
+    except ImportError:
+        return None
+    return Path(sumo.SUMO_HOME)
 
 
 def run_tool(cmd: list[str], *, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

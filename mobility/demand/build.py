@@ -21,7 +21,6 @@ from mobility import sumo
 from mobility.cache import cached_build
 from mobility.config import ODDemand, RandomTripsDemand, RoutesDemand, ScenarioSpec, file_hash
 from mobility.errors import DemandError
-from mobility.network.read import read_net
 
 
 def build_demand(spec: ScenarioSpec, net_path: Path) -> list[Path]:
@@ -100,6 +99,8 @@ def _check_zones(demand: ODDemand, net_path: Path) -> None:
     """Every zone edge must exist in the network (checked before any tool runs)."""
     if demand.zones is None:
         return
+    from mobility.network.read import read_net  # sumolib: only OD demand needs it
+
     edges = {e.getID() for e in read_net(net_path).getEdges(withInternal=False)}
     for zone, zone_edges in demand.zones.items():
         missing = [e for e in zone_edges if e not in edges]

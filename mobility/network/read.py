@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import networkx as nx
 import sumolib
 
 from mobility.errors import NetworkError
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 @functools.lru_cache(maxsize=8)
@@ -43,6 +46,8 @@ def read_graph(path: Path | str) -> nx.MultiDiGraph:
     controlling the edge's connections; empty tuple if none).
     Graph attributes: ``net_path``, ``crs`` (proj string or None), ``net_offset``.
     """
+    import networkx as nx  # imported here: the run path reads nets without needing graphs
+
     net = read_net(path)
     graph = nx.MultiDiGraph(
         net_path=str(Path(path).resolve()),

@@ -15,53 +15,54 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
 
 MG_PER_KG = 1e6
 
 
 def compute_kpis(
-    trips: pd.DataFrame, stats: dict[str, dict[str, float]], *, begin: float, end: float
+    trips: pa.Table, stats: dict[str, dict[str, float]], *, begin: float, end: float
 ) -> dict[str, float]:
     """One flat dict of KPIs (plain floats and ints, NaN where undefined)."""
-    departed = trips["depart"] >= 0
-    arrived = trips["arrival"] >= 0
-    done = trips[arrived]
+    col = {name: trips.column(name).to_numpy(zero_copy_only=False) for name in trips.column_names}
+    departed = col["depart"] >= 0
+    arrived = col["arrival"] >= 0
+    duration = col["duration"][arrived]
+    route_length = col["routeLength"].astype(float)
     hours = (end - begin) / 3600.0
     vehicles = stats.get("vehicles", {})
     kpis: dict[str, float] = {
-        "vehicles_loaded": len(trips),
+        "vehicles_loaded": trips.num_rows,
         "trips_completed": int(arrived.sum()),
         "trips_unfinished": int((~arrived).sum()),
         "vehicles_never_departed": int((~departed).sum()),
-        "vehicles_in_network_at_end": int(vehicles.get("running", np.nan)),
-        "travel_time_mean_s": _mean(done["duration"]),
-        "travel_time_p50_s": _quantile(done["duration"], 0.50),
-        "travel_time_p95_s": _quantile(done["duration"], 0.95),
-        "time_loss_mean_s": _mean(done["timeLoss"]),
-        "waiting_time_mean_s": _mean(done["waitingTime"]),
-        "depart_delay_mean_s": _mean(trips.loc[departed, "departDelay"]),
-        "mean_speed_mps": _ratio(done["routeLength"].sum(), done["duration"].sum()),
-        "route_length_mean_m": _mean(done["routeLength"]),
+        "vehicles_in_network_at_end": int(vehicles.get("running", 0)),
+        "travel_time_mean_s": _mean(duration),
+        "travel_time_p50_s": _quantile(duration, 0.50),
+        "travel_time_p95_s": _quantile(duration, 0.95),
+        "time_loss_mean_s": _mean(col["timeLoss"][arrived]),
+        "waiting_time_mean_s": _mean(col["waitingTime"][arrived]),
+        "depart_delay_mean_s": _mean(col["departDelay"][departed]),
+        "mean_speed_mps": _ratio(route_length[arrived].sum(), duration.sum()),
+        "route_length_mean_m": _mean(route_length[arrived]),
         "throughput_per_hour": float(arrived.sum() / hours),
         "teleports": int(stats.get("teleports", {}).get("total", 0)),
-        "resco_delay_s": _mean(trips["timeLoss"] + trips["departDelay"]),
+        "resco_delay_s": _mean(col["timeLoss"] + col["departDelay"]),
     }
-    if "CO2_abs" in trips:
-        kpis["co2_total_kg"] = float(trips["CO2_abs"].sum() / MG_PER_KG)
-        kpis["fuel_total_kg"] = float(trips["fuel_abs"].sum() / MG_PER_KG)
-        kpis["co2_per_km_g"] = _ratio(
-            trips["CO2_abs"].sum() / 1e3, trips.loc[departed, "routeLength"].sum() / 1e3
-        )
+    if "CO2_abs" in col:
+        co2 = col["CO2_abs"].astype(float).sum()
+        kpis["co2_total_kg"] = float(co2 / MG_PER_KG)
+        kpis["fuel_total_kg"] = float(col["fuel_abs"].astype(float).sum() / MG_PER_KG)
+        kpis["co2_per_km_g"] = _ratio(co2 / 1e3, route_length[departed].sum() / 1e3)
     return kpis
 
 
-def _mean(values: pd.Series) -> float:
+def _mean(values: np.ndarray) -> float:
     return float(values.mean()) if len(values) else math.nan
 
 
-def _quantile(values: pd.Series, q: float) -> float:
-    return float(values.quantile(q)) if len(values) else math.nan
+def _quantile(values: np.ndarray, q: float) -> float:
+    return float(np.quantile(values, q)) if len(values) else math.nan
 
 
 def _ratio(num: float, den: float) -> float:

@@ -3,7 +3,8 @@
 SUMO 1.28 writes tripinfo, edge data and the summary directly as Parquet (its own writer,
 no XML to parse). Its columns carry the XML element as prefix (``tripinfo_duration``,
 ``emissions_CO2_abs``) and keep times as strings; here we drop the prefixes, make every
-numeric column numeric and merge traffic and emission edge data into one table.
+numeric column numeric and merge traffic and emission edge data into one table. This runs
+after every simulation, so it uses pyarrow alone (no pandas import on the run path).
 
 Tables of a run directory:
 - ``trips.parquet``: one row per vehicle loaded before the end (arrived, still driving, or
@@ -17,51 +18,55 @@ from __future__ import annotations
 from pathlib import Path
 from xml.etree import ElementTree
 
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from mobility.sim import sumocfg
 
 _TEXT_COLUMNS = {"id", "departLane", "arrivalLane", "devices", "vType", "vaporized", "edge_id"}
+_EDGE_KEYS = ["interval_begin", "interval_end", "edge_id"]
 
 
-def tidy(frame: pd.DataFrame, prefixes: tuple[str, ...]) -> pd.DataFrame:
+def tidy(table: pa.Table, prefixes: tuple[str, ...]) -> pa.Table:
     """Drop SUMO's element prefixes and turn numeric strings into numbers."""
-    renamed = {
-        col: col.split("_", 1)[1]
-        for col in frame.columns
-        if col != "edge_id" and col.split("_", 1)[0] in prefixes
-    }
-    frame = frame.rename(columns=renamed)
-    for col in frame.columns:
-        if col in _TEXT_COLUMNS or pd.api.types.is_numeric_dtype(frame[col]):
+    names = [
+        name.split("_", 1)[1] if name != "edge_id" and name.split("_", 1)[0] in prefixes else name
+        for name in table.column_names
+    ]
+    table = table.rename_columns(names)
+    for i, name in enumerate(names):
+        column = table.column(i)
+        if name in _TEXT_COLUMNS or not pa.types.is_string(column.type):
             continue
-        converted = pd.to_numeric(frame[col], errors="coerce")
-        if converted.notna().all():
-            frame[col] = converted
-    return frame
+        try:
+            table = table.set_column(i, name, pc.cast(column, pa.float64()))
+        except pa.ArrowInvalid:  # really text (e.g. empty strings): keep it
+            continue
+    return table
 
 
-def trips_table(run_dir: Path) -> pd.DataFrame:
+def trips_table(run_dir: Path) -> pa.Table:
     """Tripinfo of every loaded vehicle, emissions columns suffixed ``_abs`` (mg)."""
-    raw = pd.read_parquet(run_dir / sumocfg.RAW_TRIPS)
-    return tidy(raw, ("tripinfo", "emissions"))
+    return tidy(pq.ParquetFile(run_dir / sumocfg.RAW_TRIPS).read(), ("tripinfo", "emissions"))
 
 
-def edges_table(run_dir: Path) -> pd.DataFrame:
+def edges_table(run_dir: Path) -> pa.Table:
     """Per-edge, per-interval traffic, with ``*_abs`` emissions merged in when recorded."""
-    traffic = tidy(pd.read_parquet(run_dir / sumocfg.RAW_EDGES), ("edge",))
+    traffic = tidy(pq.ParquetFile(run_dir / sumocfg.RAW_EDGES).read(), ("edge",))
+    traffic = traffic.drop_columns([c for c in ("interval_id",) if c in traffic.column_names])
     emissions_file = run_dir / sumocfg.RAW_EDGE_EMISSIONS
     if emissions_file.exists():
-        emis = tidy(pd.read_parquet(emissions_file), ("edge",))
-        keep = ["interval_begin", "interval_end", "edge_id"]
-        emis = emis[keep + [c for c in emis.columns if c.endswith("_abs")]]
-        traffic = traffic.merge(emis, on=keep, how="left")
-    return traffic.drop(columns=["interval_id"], errors="ignore")
+        emissions = tidy(pq.ParquetFile(emissions_file).read(), ("edge",))
+        keep = _EDGE_KEYS + [c for c in emissions.column_names if c.endswith("_abs")]
+        traffic = traffic.join(emissions.select(keep), keys=_EDGE_KEYS, join_type="left outer")
+        traffic = traffic.sort_by([(k, "ascending") for k in _EDGE_KEYS])
+    return traffic
 
 
-def timeline_table(run_dir: Path) -> pd.DataFrame:
+def timeline_table(run_dir: Path) -> pa.Table:
     """SUMO's per-step summary: running, waiting, halting vehicles, mean speed, ..."""
-    return tidy(pd.read_parquet(run_dir / sumocfg.RAW_TIMELINE), ("step",))
+    return tidy(pq.ParquetFile(run_dir / sumocfg.RAW_TIMELINE).read(), ("step",))
 
 
 def statistics(run_dir: Path) -> dict[str, dict[str, float]]:
@@ -79,15 +84,15 @@ def statistics(run_dir: Path) -> dict[str, dict[str, float]]:
     return out
 
 
-def write_tables(run_dir: Path) -> dict[str, pd.DataFrame]:
+def write_tables(run_dir: Path) -> dict[str, pa.Table]:
     """Turn the raw SUMO outputs of a finished run into the run's tables; drop the raw."""
     tables = {
         "trips": trips_table(run_dir),
         "edges": edges_table(run_dir),
         "timeline": timeline_table(run_dir),
     }
-    for name, frame in tables.items():
-        frame.to_parquet(run_dir / f"{name}.parquet", index=False)
+    for name, table in tables.items():
+        pq.write_table(table, run_dir / f"{name}.parquet")
     for raw in run_dir.glob("*.raw.parquet"):
         raw.unlink()
     return tables
