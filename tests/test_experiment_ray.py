@@ -1,0 +1,166 @@
+"""Sweeps on a real local Ray (loopback, 2 CPUs): exactly once, failures, timeouts,
+a killed worker, an interrupted driver and its resume."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from conftest import GRID3, small_scenario
+from experiment_helpers import assert_exactly_once, rows, write_sweep
+
+from mobility.experiment import SweepStore, load_sweep, run_sweep, summary
+
+ray = pytest.importorskip("ray")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def local_ray():
+    """One local Ray for the module: 2 CPUs, bound to 127.0.0.1, no dashboard."""
+    ray.init(
+        num_cpus=2,
+        _node_ip_address="127.0.0.1",
+        include_dashboard=False,
+        log_to_driver=False,
+        configure_logging=False,
+    )
+    yield
+    ray.shutdown()
+
+
+def test_sweep_runs_every_run_exactly_once(tmp_path: Path) -> None:
+    plan = load_sweep(
+        write_sweep(tmp_path, grid={"demand.vehicles_per_hour": [600, 900]}, seeds=[1, 2])
+    )
+    assert len(plan.runs) == 4
+    report = run_sweep(plan, tmp_path / "out", progress=False)
+    assert (report.ok, report.failed, report.skipped) == (4, [], 0)
+    found = assert_exactly_once(tmp_path / "out", [r.run_id for r in plan.runs])
+    assert {r["demand_vehicles_per_hour"] for r in found} == {600, 900}
+    assert all(r["kpi_trips_completed"] > 0 for r in found)
+    # more demand, more completed trips: the parameter reached the scenario
+    by_rate = SweepStore(tmp_path / "out").query(
+        "SELECT demand_vehicles_per_hour AS v, avg(kpi_vehicles_loaded) AS n FROM runs GROUP BY 1"
+    )
+    loaded = dict(zip(by_rate["v"], by_rate["n"], strict=True))
+    assert loaded[900] > loaded[600]
+    table = summary(SweepStore(tmp_path / "out"), kpis=["travel_time_mean_s"])
+    assert list(table["n"]) == [2, 2]
+    assert (table["ci_low"] <= table["mean"]).all() and (table["mean"] <= table["ci_high"]).all()
+    # a second sweep into the same folder is refused without --resume
+    with pytest.raises(Exception, match="--resume"):
+        run_sweep(plan, tmp_path / "out", progress=False)
+
+
+def test_failure_and_timeout_are_recorded_while_the_others_complete(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.net.xml"
+    bad.write_text("<net>this is not a SUMO network</net>\n")
+    path = write_sweep(
+        tmp_path,
+        zip={
+            "network.path": [str(GRID3), str(GRID3), str(bad)],
+            "end": [600, 86400, 600],
+            "demand.vehicles_per_hour": [900, 20000, 900],
+        },
+        seeds=[1],
+        timeout_s=8,
+    )
+    plan = load_sweep(path)
+    started = time.perf_counter()
+    report = run_sweep(plan, tmp_path / "out", progress=False)
+    assert time.perf_counter() - started < 60
+    assert report.ok == 1 and len(report.failed) == 2
+    by_end = {(r["end"], r["network_path"]): r for r in rows(tmp_path / "out")}
+    assert by_end[(600, str(GRID3))]["status"] == "ok"
+    slow = by_end[(86400, str(GRID3))]
+    assert slow["status"] == "timeout"
+    assert "timeout of 8 s" in slow["error"]
+    broken = by_end[(600, str(bad))]
+    assert broken["status"] == "failed"
+    assert broken["error"] and broken["log"]
+    assert broken["error"].startswith("DemandError") and "randomTrips" in broken["log"]
+
+
+def test_interrupted_driver_resumes_with_the_missing_runs_only(tmp_path: Path) -> None:
+    plan = load_sweep(write_sweep(tmp_path, seeds=[1, 2, 3, 4, 5]))
+
+    def interrupt(run, row, report) -> None:
+        if report.executed == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(plan, tmp_path / "out", max_in_flight=2, progress=False, on_result=interrupt)
+    first = {r["run_id"]: r["started_at"] for r in rows(tmp_path / "out")}
+    assert len(first) == 2
+
+    report = run_sweep(plan, tmp_path / "out", resume=True, progress=False)
+    assert report.skipped == 2 and report.ok == 3 and not report.failed
+    found = assert_exactly_once(tmp_path / "out", [r.run_id for r in plan.runs])
+    for row in found:  # the runs finished before the interruption were not run again
+        if row["run_id"] in first:
+            assert row["started_at"] == first[row["run_id"]]
+    # resuming a finished sweep runs nothing
+    again = run_sweep(plan, tmp_path / "out", resume=True, progress=False)
+    assert (again.skipped, again.executed) == (5, 0)
+
+
+def _busy_worker_pids() -> list[int]:
+    """Ray worker processes now executing a sweep run (Ray titles them `ray::<task name>`)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if cmdline.startswith(b"ray::mobility-run"):
+            found.append(int(entry.name))
+    return found
+
+
+def test_killed_worker_loses_no_run_and_duplicates_none(tmp_path: Path) -> None:
+    plan = load_sweep(write_sweep(tmp_path, seeds=[1, 2, 3, 4, 5, 6], retries=2))
+    killed: list[int] = []
+
+    def kill_a_worker(run, row, report) -> None:
+        if killed:
+            return
+        deadline = time.monotonic() + 5
+        while not killed and time.monotonic() < deadline:
+            for pid in _busy_worker_pids():
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                break
+            time.sleep(0.02)
+
+    report = run_sweep(plan, tmp_path / "out", progress=False, on_result=kill_a_worker)
+    assert killed, "no busy worker was found to kill"
+    assert report.ok == 6 and not report.failed
+    found = assert_exactly_once(tmp_path / "out", [r.run_id for r in plan.runs])
+    assert killed[0] not in {r["worker_pid"] for r in found}
+
+
+def test_summary_and_query_commands(tmp_path: Path) -> None:
+    from conftest import run_cli
+
+    plan = load_sweep(write_sweep(tmp_path, grid={"end": [300, 600]}, seeds=[1, 2]))
+    run_sweep(plan, tmp_path / "out", progress=False)
+    result = run_cli("results", "summary", str(tmp_path / "out"), "-k", "trips_completed")
+    assert result.returncode == 0, result.stderr
+    assert "end=300" in result.stdout and "trips_completed" in result.stdout
+    sql = (
+        'SELECT "end", count(*) AS n, count(DISTINCT seed) AS seeds FROM runs GROUP BY 1 ORDER BY 1'
+    )
+    result = run_cli(
+        "results", "query", str(tmp_path / "out"), sql, "--csv", str(tmp_path / "q.csv")
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "q.csv").read_text().splitlines() == ["end,n,seeds", "300,2,2", "600,2,2"]
+    result = run_cli("results", "query", str(tmp_path / "out"), "SELECT nope FROM runs")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "views" in result.stderr
+    assert small_scenario()["name"] == "small"
