@@ -46,9 +46,9 @@ def main() -> None:
         pd.concat(frames).to_parquet(args.out / "resco_runs.parquet", index=False)
     runs = pd.concat(frames)
     table = runs.pivot_table(index="controller", columns="map", values="resco_delay_s")
-    print(table.round(2).to_markdown())
+    print(table.round(2).to_string())
     wall = runs.pivot_table(index="controller", columns="map", values="wall_s")
-    print(wall.round(2).to_markdown())
+    print(wall.round(2).to_string())
 
 
 if __name__ == "__main__":
