@@ -1,0 +1,501 @@
+"""Build the HTML report of a run, a folder of runs, or a sweep: one self-contained file.
+
+Everything is inline: CSS, a few lines of JS (the time-slice slider), and figures as SVG
+drawn by matplotlib from the run's tables and the network's own geometry. Nothing is
+fetched when the file is opened, so it works offline and can be mailed to a council.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mobility.report import figures as F
+from mobility.report.edges import edge_kpis, edge_slices, junction_delays
+from mobility.report.load import ReportError, RunData, SweepData, load_run, open_input
+from mobility.report.words import HEADLINE, better, describe, fmt, scenario_words
+
+e = html.escape
+
+
+def build_report(
+    path: Path | str, out: Path | str | None = None, *, compare: Path | str | None = None
+) -> Path:
+    """Write the report of ``path`` (run, folder of runs or sweep) and return its path.
+
+    ``compare`` adds a second run to compare a single run with. Default output:
+    ``<path>/report.html``.
+    """
+    path = Path(path)
+    data = open_input(path)
+    out = Path(out) if out is not None else path / "report.html"
+    if isinstance(data, SweepData):
+        title, body = f"Sweep {data.name}", _sweep_body(data)
+    else:
+        runs = data if isinstance(data, list) else [data]
+        if compare is not None:
+            runs = [*runs, load_run(compare)]
+        title = f"Run {runs[0].name}" if len(runs) == 1 else f"{len(runs)} runs"
+        body = _runs_body(runs)
+    text = _page(title, body)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(out)
+    return out
+
+
+# -- runs ----------------------------------------------------------------------------------
+class _RunView:
+    """What the report draws from one run: edge KPIs, slices, junction delays."""
+
+    def __init__(self, run: RunData) -> None:
+        from mobility.network.read import network_info
+
+        if not run.net_path.is_file():
+            msg = (
+                f"{run.run_dir}: its network {run.net_path} is gone; the report draws maps "
+                "from it. Restore the file or run the scenario again"
+            )
+            raise ReportError(msg)
+        self.run = run
+        self.info = network_info(run.net_path)
+        self.edges = edge_kpis(run)
+        self.geometry = [np.asarray(g.coords)[:, :2] for g in self.edges.geometry]
+        self.delays = junction_delays(run, self.edges)
+        crs = self.edges.crs
+        self.crs_note = (
+            f"projected coordinates ({crs.name}), metres"
+            if crs is not None
+            else "network coordinates in metres (this network has no geo-reference)"
+        )
+
+    def values(self, series: pd.Series) -> np.ndarray:
+        return self.edges["edge_id"].map(series).to_numpy(float)
+
+
+def _runs_body(runs: list[RunData]) -> str:
+    views = [_RunView(r) for r in runs]
+    first = views[0]
+    parts = [_section("What was simulated", _words(first))]
+    parts.append(_section("Results", _kpi_table(runs)))
+    labels = _labels(runs)
+    parts.append(_section("Traffic over time", _plots(views, labels)))
+    parts.append(_section("Maps", _maps(first, labels[0])))
+    if len(views) > 1:
+        parts.append(_section("Comparison", _comparison(views[0], views[1], labels[:2])))
+    parts.append(_section("Shuttles", _shuttles(runs[0])))
+    parts.append(_section("Reproducibility", _provenance(runs)))
+    return "\n".join(parts)
+
+
+def _labels(runs: list[RunData]) -> list[str]:
+    labels = [r.label for r in runs]
+    if len(set(labels)) < len(labels):
+        labels = [f"{r.label} [{r.run_dir.name}]" for r in runs]
+    return labels
+
+
+def _words(view: _RunView) -> str:
+    lines = scenario_words(view.run.spec, view.run.meta, view.info)
+    return "<ul class='words'>" + "".join(f"<li>{line}</li>" for line in lines) + "</ul>"
+
+
+def _kpi_table(runs: list[RunData]) -> str:
+    from mobility.report.words import KPI_INFO
+
+    found = list(dict.fromkeys(k for r in runs for k in r.kpis))
+    keys = [k for k in KPI_INFO if k in found] + [k for k in found if k not in KPI_INFO]
+    head = "".join(f"<th>{e(lab)}</th>" for lab in _labels(runs))
+    if len(runs) == 2:
+        head += "<th>difference</th>"
+    rows = []
+    for key in keys:
+        values = [r.kpis.get(key) for r in runs]
+        cells = "".join(f"<td>{fmt(v)}</td>" for v in values)
+        if len(runs) == 2:
+            cells += _diff_cell(key, values[0], values[1])
+        rows.append(
+            f"<tr><th title='{e(key)}'>{e(describe(key))}<br><code>{e(key)}</code></th>{cells}</tr>"
+        )
+    return (
+        "<table class='kpis'><thead><tr><th>KPI</th>"
+        f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _diff_cell(key: str, a: Any, b: Any) -> str:
+    try:
+        a, b = float(a), float(b)
+    except (TypeError, ValueError):
+        return "<td>–</td>"
+    if math.isnan(a) or math.isnan(b):
+        return "<td>–</td>"
+    diff = b - a
+    pct = f" ({diff / a:+.0%})" if a else ""
+    way = better(key)
+    cls = "" if diff == 0 or not way else "good" if (diff < 0) == (way == "low") else "bad"
+    return f"<td class='{cls}'>{diff:+,.2f}{pct}</td>"
+
+
+def _plots(views: list[_RunView], labels: list[str]) -> str:
+    shown = dict(zip(labels[:2], views[:2], strict=False))
+    timelines = {k: v.run.timeline for k, v in shown.items()}
+    figs = [
+        (
+            "vehicles",
+            "Vehicles in the network over time",
+            F.timeline_plot(timelines, "running", "vehicles driving"),
+        ),
+        (
+            "speed",
+            "Mean speed of the vehicles driving",
+            F.timeline_plot(timelines, "meanSpeed", "mean speed (m/s)"),
+        ),
+        (
+            "travel-time",
+            "How long trips took",
+            F.travel_time_plot({k: v.run.trips for k, v in shown.items()}),
+        ),
+    ]
+    if any(len(v.delays) for v in shown.values()):
+        figs.append(
+            (
+                "junction-delay",
+                "Delay per signal (vehicles arriving at each traffic light)",
+                F.junction_delay_plot({k: v.delays for k, v in shown.items()}),
+            )
+        )
+    return "<div class='grid'>" + "".join(_figure(k, t, f) for k, t, f in figs) + "</div>"
+
+
+def _figure(kind: str, title: str, fig: Any, cls: str = "plot", extra: str = "") -> str:
+    return (
+        f"<figure class='{cls}' data-kind='{kind}'{extra}>{F.svg(fig)}"
+        f"<figcaption>{e(title)}</figcaption></figure>"
+    )
+
+
+def _maps(view: _RunView, label: str) -> str:
+    slices = edge_slices(view.run)
+    out = [
+        "<p>Roads are drawn from the network file itself; grey roads carried no traffic "
+        "in that period. Congestion is the speed driven divided by the speed limit: "
+        "1 is free flow, below 0.5 is heavy congestion.</p>"
+    ]
+    slider = []
+    for i, (begin, end, rel) in enumerate(slices):
+        fig = F.network_map(
+            view.geometry,
+            view.values(rel),
+            title=f"{label}: {begin / 60:g}–{end / 60:g} min",
+            label="speed / speed limit",
+            cmap="RdYlGn",
+            vmin=0.0,
+            vmax=1.0,
+            crs_note=view.crs_note,
+        )
+        hidden = "" if i == 0 else " hidden"
+        slider.append(
+            _figure(
+                "congestion",
+                f"Congestion, {begin / 60:g}–{end / 60:g} min",
+                fig,
+                cls="map slice",
+                extra=f" data-i='{i}'{hidden}",
+            )
+        )
+    if slices:
+        out.append(
+            "<div class='slider'><label>time slice <input type='range' id='slice-range' "
+            f"min='0' max='{len(slices) - 1}' value='0' step='1'></label> "
+            "<span id='slice-label'></span></div>"
+        )
+    maps = ["<div class='slices'>" + "".join(slider) + "</div>"]
+    if "co2_g_per_m" in view.edges:
+        co2 = view.edges["co2_g_per_m"].to_numpy(float)
+        top = float(np.nanquantile(co2, 0.98)) if np.isfinite(co2).any() else 1.0
+        fig = F.network_map(
+            view.geometry,
+            co2,
+            title=f"{label}: CO2 per metre of road",
+            label="CO2 (g per m of road, whole run)",
+            cmap="YlOrRd",
+            vmin=0.0,
+            vmax=max(top, 1e-9),
+            crs_note=view.crs_note,
+        )
+        maps.append(_figure("co2", "CO2 emitted on each road", fig, cls="map"))
+    d = view.delays
+    speed = view.edges.set_index("edge_id")["speed_relative"]
+    fig = F.network_map(
+        view.geometry,
+        view.values(speed),
+        title=f"{label}: traffic lights and their delay",
+        label="speed / speed limit (whole run)",
+        cmap="RdYlGn",
+        vmin=0.0,
+        vmax=1.0,
+        crs_note=view.crs_note,
+        points=(
+            d["x"].to_numpy(float),
+            d["y"].to_numpy(float),
+            d["delay_per_vehicle_s"].to_numpy(float),
+        ),
+        points_label="traffic light (circle size: delay per vehicle)",
+    )
+    maps.append(
+        _figure("signals", "Signalised junctions, circle size = delay per vehicle", fig, cls="map")
+    )
+    return "".join(out) + "<div class='grid'>" + "".join(maps) + "</div>"
+
+
+def _comparison(a: _RunView, b: _RunView, labels: list[str]) -> str:
+    ra = a.edges.set_index("edge_id")["speed_relative"]
+    rb = b.edges.set_index("edge_id")["speed_relative"]
+    diff = a.values(rb - ra)
+    span = float(np.nanmax(np.abs(diff))) if np.isfinite(diff).any() else 1.0
+    fig = F.network_map(
+        a.geometry,
+        diff,
+        title=f"{labels[1]} minus {labels[0]}",
+        label="change in speed / speed limit (green: faster)",
+        cmap="RdYlGn",
+        vmin=-max(span, 1e-6),
+        vmax=max(span, 1e-6),
+        crs_note=a.crs_note,
+    )
+    text = (
+        f"<p>Side by side: <b>{e(labels[0])}</b> (A) and <b>{e(labels[1])}</b> (B). "
+        "The KPI table above gives B − A per KPI (green: B is better). The map shows, per "
+        "road, how much closer to the speed limit traffic moved in B than in A.</p>"
+    )
+    return (
+        text
+        + "<div class='grid'>"
+        + _figure("difference", "Difference map (B − A)", fig, cls="map")
+        + "</div>"
+    )
+
+
+def _shuttles(run: RunData) -> str:
+    if not run.spec.get("shuttles") and not (run.run_dir / "requests.parquet").is_file():
+        return "<p>This scenario has no shuttles.</p>"
+    return (
+        "<p>This run has shuttles; their wait-time and occupancy plots are not in this "
+        "report version yet (see the run directory's tables).</p>"
+    )
+
+
+def _provenance(runs: list[RunData]) -> str:
+    rows = []
+    for r in runs:
+        versions = ", ".join(f"{k} {v}" for k, v in sorted(r.meta.get("versions", {}).items()))
+        rows.append(
+            f"<tr><td>{e(r.label)}</td><td><code>{e(str(r.run_dir))}</code></td>"
+            f"<td><code>{e(str(r.meta.get('spec_hash', ''))[:12])}</code></td>"
+            f"<td>{e(versions)}</td></tr>"
+        )
+    return (
+        "<table><thead><tr><th>run</th><th>folder</th><th>spec hash</th><th>versions</th>"
+        f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+# -- sweeps --------------------------------------------------------------------------------
+def _sweep_body(sweep: SweepData) -> str:
+    s = sweep.summary
+    ok = sweep.rows[sweep.rows["status"] == "ok"]
+    seeds = sorted(ok["seed"].unique()) if "seed" in ok else []
+    intro = (
+        f"<p>Sweep <b>{e(sweep.name)}</b> varied {e(', '.join(sweep.params) or 'nothing')} "
+        f"over {s['variant'].nunique()} variants, each with {len(seeds)} seed(s) "
+        f"({e(', '.join(map(str, seeds)))}). {len(ok)} runs finished, {len(sweep.failed)} "
+        f"failed, {len(sweep.missing)} never ran. Means are over seeds; the interval is a "
+        "95 % confidence interval (Student t); ★ marks the best variant per KPI.</p>"
+    )
+    parts = [_section("What was swept", intro + _failures(sweep))]
+    parts.append(_section("Variants", _variant_table(s)))
+    parts.append(_section("KPIs against the swept parameter", _param_plots(sweep)))
+    best, base = _best_and_base(sweep)
+    have = [v for v in dict.fromkeys(s["variant"]) if sweep.variant_runs.get(v)]
+    other = best if best != base else next((v for v in have if v != base), None)
+    if base is not None and other is not None:
+        a, b = load_run(sweep.variant_runs[base][0]), load_run(sweep.variant_runs[other][0])
+        va, vb = _RunView(a), _RunView(b)
+        labels = [
+            f"{base} (A, seed {a.meta.get('seed')})",
+            f"{other} (B, seed {b.meta.get('seed')})",
+        ]
+        what = "the best" if other == best else "the next variant (the first is the best)"
+        parts.append(
+            _section(
+                f"Comparison: first variant against {what}",
+                _variant_diff(s, base, other) + _comparison(va, vb, labels),
+            )
+        )
+    if best is not None:
+        run = load_run(sweep.variant_runs[best][0])
+        view = _RunView(run)
+        parts.append(
+            _section(
+                f"The best variant in detail: {best}",
+                _words(view) + _plots([view], [run.label]) + _maps(view, best),
+            )
+        )
+    return "\n".join(parts)
+
+
+def _failures(sweep: SweepData) -> str:
+    if not sweep.failed and not sweep.missing:
+        return ""
+    items = "".join(
+        f"<li><b>{e(str(f['variant']))}</b>, seed {e(str(f['seed']))} ({e(f['status'])}): "
+        f"{e(f['error'][:400])}</li>"
+        for f in sweep.failed
+    ) + "".join(
+        f"<li><b>{e(str(m.get('variant')))}</b>, seed {e(str(m.get('seed')))}: not run yet</li>"
+        for m in sweep.missing
+    )
+    return (
+        "<div class='failures'><p>Runs left out of this report (the rest are reported; "
+        f"finish them with <code>mobility sweep ... --resume</code>):</p><ul>{items}</ul></div>"
+    )
+
+
+def _variant_table(s: pd.DataFrame) -> str:
+    kpis = [k for k in HEADLINE if k in set(s["kpi"])] + sorted(
+        k for k in set(s["kpi"]) if k not in HEADLINE
+    )
+    variants = list(dict.fromkeys(s["variant"]))
+    cell = s.set_index(["variant", "kpi"])
+    best = {}
+    for k in kpis:
+        way = better(k)
+        means = s[s["kpi"] == k].set_index("variant")["mean"].dropna()
+        if way and len(means) > 1:
+            best[k] = means.idxmin() if way == "low" else means.idxmax()
+    head = "".join(f"<th title='{e(describe(k))}'>{e(k)}</th>" for k in kpis)
+    rows = []
+    for v in variants:
+        cells = []
+        for k in kpis:
+            if (v, k) not in cell.index:
+                cells.append("<td>–</td>")
+                continue
+            c = cell.loc[(v, k)]
+            star = " ★" if best.get(k) == v else ""
+            ci = (
+                f"<br><small>[{fmt(c['ci_low'])}, {fmt(c['ci_high'])}]</small>"
+                if np.isfinite(c["ci_low"])
+                else "<br><small>(one seed)</small>"
+            )
+            cls = " class='best'" if star else ""
+            cells.append(f"<td{cls}>{fmt(c['mean'])}{star}{ci}</td>")
+        n = int(s[s["variant"] == v]["n"].max())
+        rows.append(f"<tr><th>{e(str(v))}</th><td>{n}</td>{''.join(cells)}</tr>")
+    return (
+        "<div class='wide'><table class='kpis variants'><thead><tr><th>variant</th><th>runs</th>"
+        f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+    )
+
+
+def _param_plots(sweep: SweepData) -> str:
+    s = sweep.summary
+    kpis = [k for k in HEADLINE if k in set(s["kpi"])][:6]
+    rows = sweep.rows[sweep.rows["status"] == "ok"]
+    figs = []
+    from mobility.experiment.store import param_column
+
+    numeric = None
+    for p in sweep.params:
+        col = param_column(p)
+        if col in rows and pd.api.types.is_numeric_dtype(rows[col]):
+            numeric = (p, rows.groupby("variant")[col].first())
+            break
+    for k in kpis:
+        if numeric is not None:
+            fig = F.kpi_vs_param_plot(s, numeric[1], k, numeric[0])
+        else:
+            fig = F.kpi_bars_plot(s, k)
+        figs.append(_figure("sweep-kpi", describe(k), fig))
+    return "<div class='grid'>" + "".join(figs) + "</div>"
+
+
+def _best_and_base(sweep: SweepData) -> tuple[str | None, str | None]:
+    s = sweep.summary
+    have = [v for v in dict.fromkeys(s["variant"]) if sweep.variant_runs.get(v)]
+    if not have:
+        return None, None
+    tt = s[(s["kpi"] == "travel_time_mean_s") & s["variant"].isin(have)].dropna(subset=["mean"])
+    best = str(tt.loc[tt["mean"].idxmin(), "variant"]) if len(tt) else have[0]
+    return best, have[0]
+
+
+def _variant_diff(s: pd.DataFrame, a: str, b: str) -> str:
+    m = s.pivot_table(index="kpi", columns="variant", values="mean", aggfunc="first")
+    rows = "".join(
+        f"<tr><th>{e(describe(k))}<br><code>{e(k)}</code></th><td>{fmt(m.loc[k, a])}</td>"
+        f"<td>{fmt(m.loc[k, b])}</td>{_diff_cell(k, m.loc[k, a], m.loc[k, b])}</tr>"
+        for k in m.index
+    )
+    return (
+        f"<table class='kpis'><thead><tr><th>KPI (mean over seeds)</th><th>A: {e(a)}</th>"
+        f"<th>B: {e(b)}</th><th>B − A</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
+
+
+# -- page ----------------------------------------------------------------------------------
+def _section(title: str, body: str) -> str:
+    anchor = "".join(c if c.isalnum() else "-" for c in title.lower())
+    return f"<section id='{anchor}'><h2>{e(title)}</h2>{body}</section>"
+
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;
+max-width:1200px;padding:1em 2em;color:#222;line-height:1.4}
+h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+table{border-collapse:collapse;font-size:.9em}th,td{padding:.3em .6em;border-bottom:1px solid #eee;
+text-align:right;vertical-align:top}th:first-child{text-align:left}thead th{background:#f5f5f5}
+td.good{color:#137333;font-weight:600}td.bad{color:#b3261e;font-weight:600}
+td.best{background:#e6f4ea}.grid{display:flex;flex-wrap:wrap;gap:1em}
+figure{margin:0;flex:1 1 420px;max-width:560px}figure svg{width:100%;height:auto}
+figcaption{font-size:.85em;color:#555;text-align:center}.wide{overflow-x:auto}
+.failures{background:#fff4e5;border-left:4px solid #f29900;padding:.3em 1em}
+.slices{flex:1 1 420px;max-width:560px}.slices figure{max-width:none}
+.slider{margin:.5em 0}code{font-size:.85em;color:#555}.words li{margin:.2em 0}
+"""
+JS = """
+(function(){
+  var range=document.getElementById('slice-range');
+  if(!range){return;}
+  var slices=document.querySelectorAll('.slices .slice');
+  var label=document.getElementById('slice-label');
+  function show(i){
+    slices.forEach(function(el){el.hidden=(el.dataset.i!==String(i));});
+    var cap=slices[i].querySelector('figcaption');
+    label.textContent=cap?cap.textContent:'';
+  }
+  range.addEventListener('input',function(){show(range.value);});
+  show(0);
+})();
+"""
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{e(title)} – mobility report</title><style>{CSS}</style></head><body>"
+        f"<h1>{e(title)}</h1>"
+        "<p class='lede'>A microsimulation with Eclipse SUMO: every vehicle is simulated "
+        "individually on the road network below. This page was written by "
+        "<code>mobility report</code> and works offline.</p>"
+        f"{body}<script>{JS}</script></body></html>\n"
+    )
