@@ -71,7 +71,9 @@ class _RunView:
         self.delays = junction_delays(run, self.edges)
         crs = self.edges.crs
         self.crs_note = (
-            f"projected coordinates ({crs.name}), metres"
+            f"projected coordinates (EPSG:{crs.to_epsg()}), metres"
+            if crs is not None and crs.to_epsg()
+            else f"projected coordinates ({crs.name}), metres"
             if crs is not None
             else "network coordinates in metres (this network has no geo-reference)"
         )
