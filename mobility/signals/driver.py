@@ -13,17 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from traci import constants as tc  # constants only: no connection is made here
 
 from mobility.signals.phases import PhasePlan, all_red_state, plan_from_program, yellow_state
 from mobility.signals.types import Layout, Observation, PhaseController
-from mobility.sim.engine import Engine
+from mobility.sim.engine import Engine, variable
 
-_LANE_VARS = (
-    tc.LAST_STEP_VEHICLE_NUMBER,
-    tc.LAST_STEP_VEHICLE_HALTING_NUMBER,
-    tc.VAR_WAITING_TIME,
-)
+_LANE_VARS = ("LAST_STEP_VEHICLE_NUMBER", "LAST_STEP_VEHICLE_HALTING_NUMBER", "VAR_WAITING_TIME")
 
 
 @dataclass
@@ -78,7 +73,7 @@ class SignalDriver:
             self.lights.append(light)
         self.layout = _layout(self.tls, self.lights, in_lanes, out_lanes, moves, engine)
         self._in_index, self._out_index, lanes = _lane_slots(self.layout, in_lanes, out_lanes)
-        engine.subscribe("lane", lanes, _LANE_VARS)
+        engine.subscribe("lane", lanes, [variable(name) for name in _LANE_VARS])
         self.controller.reset(self.layout, min_green=self.min_green)
         engine.every(self.decision_interval, self._decide, first=now)
 

@@ -282,6 +282,18 @@ def _stderr_to(path: Path) -> Iterator[None]:
         os.close(saved)
 
 
+def variable(name: str) -> int:
+    """The TraCI id of a variable, e.g. ``variable("LAST_STEP_VEHICLE_NUMBER")``.
+
+    The ids are protocol constants, the same for both backends; libsumo (loaded by every
+    run anyway) carries them, where importing ``traci.constants`` would pull in traci,
+    sumolib and pyproj.
+    """
+    import libsumo
+
+    return int(getattr(libsumo, name))
+
+
 def _is_sumo_exception(exc: Exception) -> bool:
     """TraCIException / FatalTraCIError from either backend (classes differ per module)."""
     return type(exc).__name__ in {"TraCIException", "FatalTraCIError"}
