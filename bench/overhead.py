@@ -59,6 +59,7 @@ def main() -> None:
         str(spec_file),
         "--out",
         str(work / "res"),
+        "--no-report",  # the HTML report is a product of its own, not part of the run
     ]
 
     warm = Scenario.from_yaml(spec_file).run(work / "warm")

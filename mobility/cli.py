@@ -17,6 +17,7 @@ from rich.text import Text
 
 from mobility.errors import MobilityError
 from mobility.experiment.commands import results_app, sweep
+from mobility.report.commands import report
 from mobility.signals.commands import signals_app
 
 app = typer.Typer(
@@ -31,6 +32,7 @@ app.add_typer(net_app, name="net")
 app.command("sweep")(sweep)
 app.add_typer(results_app, name="results")
 app.add_typer(signals_app, name="signals")
+app.command("report")(report)
 
 console = Console()
 errors = Console(stderr=True)
@@ -46,6 +48,9 @@ def run(
     ),
     gui: Annotated[bool, typer.Option("--gui", help="watch the run in sumo-gui (traci)")] = False,
     backend: Annotated[str, typer.Option(help="libsumo (fast, in-process) or traci")] = "libsumo",
+    no_report: Annotated[
+        bool, typer.Option("--no-report", help="do not write report.html into the run")
+    ] = False,
 ) -> None:
     """Run one scenario in SUMO and write its run directory with tables and KPIs."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -72,6 +77,10 @@ def run(
         result = scenario.run(out, gui=gui, backend=backend, progress=advance)
     print_kpis(result.kpis, title=f"{s.name}: {s.description or 'KPIs'}")
     console.print(f"run directory: [bold]{result.run_dir}[/]")
+    if not no_report:
+        from mobility.report import build_report
+
+        console.print(f"report: [bold]{build_report(result.run_dir)}[/]")
 
 
 @app.command()
