@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from mobility.errors import SpecError
+from mobility.shuttles.spec import FleetSpec, RidersSpec, check_fleets
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -294,6 +295,8 @@ class ScenarioSpec(StrictModel):
     demand: DemandSpec
     signals: SignalsSpec = SignalsSpec()
     outputs: OutputsSpec = OutputsSpec()
+    shuttles: list[FleetSpec] = []
+    riders: RidersSpec | None = None
 
     @field_validator("network", mode="before")
     @classmethod
@@ -310,6 +313,7 @@ class ScenarioSpec(StrictModel):
         if self.end <= self.begin:
             msg = f"end ({self.end:g}) must be after begin ({self.begin:g}); raise `end`"
             raise ValueError(msg)
+        check_fleets(self.shuttles, self.riders)
         return self
 
     def content_hash(self) -> str:
@@ -397,7 +401,8 @@ def _field_path(loc: tuple[Any, ...], data: Any) -> list[str]:
     for part in loc:
         if parts and not isinstance(node, dict | list):
             break  # a shorthand scalar (``network: x.net.xml``) is the field the user wrote
-        if isinstance(node, dict) and part not in node and node.get("type") == part:
+        tags = (node.get("type"), node.get("service")) if isinstance(node, dict) else ()
+        if isinstance(node, dict) and part not in node and part in tags:
             continue
         if isinstance(part, str) and part.startswith("function-"):
             continue

@@ -26,6 +26,7 @@ from mobility.rundir import (
     write_json,
     write_spec,
 )
+from mobility.shuttles.setup import prepare_shuttles
 from mobility.signals.setup import prepare_signals
 from mobility.sim import outputs, sumocfg
 from mobility.sim.engine import Backend, Engine
@@ -57,8 +58,14 @@ def run_scenario(
     with atomic_run_dir(final) as work:
         write_spec(work / SPEC, spec.model_dump(mode="json"))
         signals = prepare_signals(spec, net=net, routes=routes, folder=work)
+        shuttles = prepare_shuttles(spec, net=net, folder=work)
         cfg = sumocfg.write_sumocfg(
-            spec, net=net, routes=routes, folder=work, additional=signals.additional
+            spec,
+            net=net,
+            routes=[*routes, *shuttles.routes],
+            folder=work,
+            additional=[*signals.additional, *shuttles.additional],
+            extra=shuttles.options,
         )
         engine = Engine(
             ["-c", str(cfg)],
@@ -69,11 +76,14 @@ def run_scenario(
         )
         with engine:
             signals.attach(engine)
+            shuttles.attach(engine)
             engine.run(spec.end, progress=progress)
         simulated = time.perf_counter()
+        shuttle_kpis = shuttles.finish(work)  # before the tables: it converts shuttle outputs
         tables = outputs.write_tables(work)
         stats = outputs.statistics(work)
         kpis = compute_kpis(tables["trips"], stats, begin=spec.begin, end=spec.end)
+        kpis.update(shuttle_kpis)
         write_json(work / KPIS, kpis)
         meta = {
             "spec_hash": spec_hash,

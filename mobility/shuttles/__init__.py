@@ -1,0 +1,1 @@
+"""Autonomous shuttle fleets: fixed lines and on-demand dispatch (JAX matching)."""

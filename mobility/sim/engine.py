@@ -260,6 +260,60 @@ class Engine:
         """Vehicles currently in the network."""
         return int(self._api.vehicle.getIDCount())
 
+    # -- shuttles: taxi reservations, fleet state, dispatch ---------------------------------
+
+    def vehicle_states(self, ids: Sequence[str]) -> dict[str, tuple[float, int, str]]:
+        """Of the given vehicles still in the network: (odometer m, riders aboard, edge)."""
+        api = self._api.vehicle
+        present = set(api.getIDList())
+        return {
+            v: (float(api.getDistance(v)), int(api.getPersonNumber(v)), str(api.getRoadID(v)))
+            for v in ids
+            if v in present
+        }
+
+    def taxi_reservations(self) -> list[dict[str, Any]]:
+        """Open taxi reservations (not yet dropped off): id, persons, edges, time, state.
+
+        ``state`` is SUMO's: 1 new, 2 retrieved, 4 assigned, 8 picked up.
+        """
+        return [
+            {
+                "id": str(r.id),
+                "persons": [str(p) for p in r.persons],
+                "from": str(r.fromEdge),
+                "to": str(r.toEdge),
+                "time": float(r.reservationTime),
+                "state": int(r.state),
+            }
+            for r in self._api.person.getTaxiReservations(0)
+        ]
+
+    def taxi_fleet(self, flag: int = -1) -> list[str]:
+        """Taxis in a state (-1 all, 0 empty, 1 pick-up, 2 occupied; SUMO's flags)."""
+        return [str(v) for v in self._api.vehicle.getTaxiFleet(flag)]
+
+    def dispatch_taxi(self, vehicle: str, reservations: Sequence[str]) -> None:
+        """Give a taxi its whole remaining plan: reservation ids in stop order."""
+        self._api.vehicle.dispatchTaxi(vehicle, list(reservations))
+
+    def remove_person(self, person: str) -> None:
+        """Take a rider out of the simulation (a rejected request)."""
+        self._api.person.remove(person)
+
+    def person_ids(self) -> list[str]:
+        """Persons currently in the simulation."""
+        return [str(p) for p in self._api.person.getIDList()]
+
+    def edge_speeds(self, edges: Sequence[str]) -> np.ndarray:
+        """Mean speed (m/s) of the last step on each edge; its speed limit when empty."""
+        api = self._api.edge
+        out = np.empty(len(edges))
+        for i, e in enumerate(edges):
+            count = api.getLastStepVehicleNumber(e)
+            out[i] = api.getLastStepMeanSpeed(e) if count else np.nan
+        return out
+
 
 @contextlib.contextmanager
 def _stderr_to(path: Path) -> Iterator[None]:

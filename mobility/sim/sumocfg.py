@@ -30,8 +30,12 @@ def write_sumocfg(
     routes: list[Path],
     folder: Path,
     additional: list[Path] = (),
+    extra: dict[str, dict[str, str]] | None = None,
 ) -> Path:
-    """Write ``run.sumocfg`` and the edge-data definitions into ``folder``; return the cfg."""
+    """Write ``run.sumocfg`` and the edge-data definitions into ``folder``; return the cfg.
+
+    ``extra`` adds options by section (``{"output": {"stop-output": ...}}``).
+    """
     outputs_add = folder / ADDITIONAL
     outputs_add.write_text(_edgedata_xml(spec))
     options = {
@@ -64,6 +68,8 @@ def write_sumocfg(
     }
     if spec.outputs.emissions:
         options["emissions"] = {"device.emissions.probability": "1"}
+    for section, values in (extra or {}).items():  # e.g. shuttles: taxi device, personinfo
+        options.setdefault(section, {}).update(values)
     cfg = folder / CONFIG
     cfg.write_text(_config_xml(options))
     return cfg

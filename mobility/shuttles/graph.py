@@ -1,0 +1,186 @@
+"""The network as the shuttles see it: edges a vehicle class may use, and edge-to-edge times.
+
+Read with sumolib (edges, lanes, permissions, connections). Travel times between edges come
+from an all-pairs Dijkstra (scipy) on the *edge* graph (a node per edge, an arc per
+connection weighted by the next edge's traversal time), so a time from edge ``a`` to edge
+``b`` means: from the end of ``a`` to the end of ``b``, as a shuttle that stands on ``a``
+and drops a rider on ``b`` experiences it. Times use free-flow speeds unless refreshed with
+current edge speeds (:meth:`NetGraph.times`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+
+import numpy as np
+
+from mobility.errors import SpecError
+
+SUMO_CLASSES = [
+    "passenger",
+    "private",
+    "taxi",
+    "bus",
+    "coach",
+    "delivery",
+    "truck",
+    "trailer",
+    "emergency",
+    "authority",
+    "army",
+    "vip",
+    "motorcycle",
+    "moped",
+    "bicycle",
+    "evehicle",
+    "tram",
+    "rail_urban",
+    "rail",
+    "rail_electric",
+    "rail_fast",
+    "ship",
+    "custom1",
+    "custom2",
+    "pedestrian",
+    "hov",
+]
+
+
+class NetGraph:
+    """Edges of a SUMO net with lengths, speeds and permissions, plus shortest times."""
+
+    def __init__(self, net: Path) -> None:
+        import sumolib
+
+        self.net = sumolib.net.readNet(str(net), withInternal=False)
+        self.edges = [e.getID() for e in self.net.getEdges() if e.getFunction() != "internal"]
+        self.index = {e: i for i, e in enumerate(self.edges)}
+        self.length = np.array([self.net.getEdge(e).getLength() for e in self.edges])
+        self.speed = np.array([self.net.getEdge(e).getSpeed() for e in self.edges])
+        self._times: dict[tuple[str, bytes], np.ndarray] = {}
+
+    # -- checks with errors naming the field ---------------------------------------------
+
+    def check_vclass(self, vclass: str, where: str) -> None:
+        if vclass not in SUMO_CLASSES:
+            msg = f"field `{where}`: unknown SUMO vehicle class {vclass!r}; use e.g. taxi, bus"
+            raise SpecError(msg)
+
+    def has_edge(self, edge: str) -> bool:
+        return edge in self.index
+
+    def usable(self, edge: str, vclass: str) -> bool:
+        return edge in self.index and self.net.getEdge(edge).allows(vclass)
+
+    def check_edge(self, edge: str, vclass: str, where: str, *, what: str = "stop") -> float:
+        """The edge's length; a SpecError if it is not in the net or closed to ``vclass``."""
+        if edge not in self.index:
+            near = [e for e in self.edges if e[:2] == edge[:2]][:5]
+            hint = f" (edges like {', '.join(near)})" if near else ""
+            msg = (
+                f"field `{where}`: the {what} is on edge {edge!r}, which is not in the "
+                f"network{hint}; use an edge of the network"
+            )
+            raise SpecError(msg)
+        if not self.net.getEdge(edge).allows(vclass):
+            msg = (
+                f"field `{where}`: edge {edge!r} is closed to vehicle class {vclass!r}; "
+                "choose an edge the shuttle may use or change vehicle.vehicle_class"
+            )
+            raise SpecError(msg)
+        return float(self.net.getEdge(edge).getLength())
+
+    def edge_length(self, edge: str) -> float:
+        return float(self.length[self.index[edge]])
+
+    def lane_for(self, edge: str, vclass: str) -> str:
+        """The rightmost lane of ``edge`` open to ``vclass`` (where a stop goes)."""
+        for lane in self.net.getEdge(edge).getLanes():
+            if lane.allows(vclass):
+                return lane.getID()
+        return self.net.getEdge(edge).getLanes()[0].getID()
+
+    def route_via(self, stops: list[str], vclass: str, where: str) -> list[str]:
+        """Shortest route through the stop edges in order; a SpecError where one is cut off."""
+        route = [stops[0]]
+        for i, (a, b) in enumerate(itertools.pairwise(stops)):
+            if a == b:
+                continue
+            path, _ = self.net.getShortestPath(
+                self.net.getEdge(a), self.net.getEdge(b), vClass=vclass
+            )
+            if path is None:
+                msg = (
+                    f"field `{where}.stops`: stop {i + 1} (edge {b!r}) cannot be reached from "
+                    f"stop {i} (edge {a!r}) by {vclass!r}; reorder the stops or give a route"
+                )
+                raise SpecError(msg)
+            route.extend(e.getID() for e in path[1:])
+        return route
+
+    def check_route(self, route: list[str], stops: list[str], vclass: str, where: str) -> None:
+        """The route must be connected and pass the stops in order."""
+        for i, (a, b) in enumerate(itertools.pairwise(route)):
+            outgoing = {e.getID() for e in self.net.getEdge(a).getAllowedOutgoing(vclass)}
+            if b not in outgoing:
+                msg = (
+                    f"field `{where}.route.{i + 1}`: edge {b!r} does not follow {a!r}; give "
+                    "connected edges or leave `route` out"
+                )
+                raise SpecError(msg)
+        k = 0
+        for i, stop in enumerate(stops):
+            try:
+                k = route.index(stop, k)
+            except ValueError:
+                msg = (
+                    f"field `{where}.stops.{i}`: the route does not pass edge {stop!r} after "
+                    "the previous stop; put the stops in route order"
+                )
+                raise SpecError(msg) from None
+
+    # -- travel times ------------------------------------------------------------------
+
+    def times(self, vclass: str, speeds: np.ndarray | None = None) -> np.ndarray:
+        """[edge, edge] seconds from the end of one edge to the end of another (inf: none)."""
+        from scipy.sparse import csr_matrix
+        from scipy.sparse.csgraph import dijkstra
+
+        speed = self.speed if speeds is None else np.maximum(speeds, 0.5)
+        key = (vclass, speed.tobytes())
+        if key not in self._times:
+            cost = self.length / speed
+            rows, cols, w = [], [], []
+            for i, e in enumerate(self.edges):
+                edge = self.net.getEdge(e)
+                if not edge.allows(vclass):
+                    continue
+                for nxt in edge.getAllowedOutgoing(vclass):
+                    j = self.index.get(nxt.getID())
+                    if j is not None:
+                        rows.append(i)
+                        cols.append(j)
+                        w.append(cost[j] + 1e-6)
+            n = len(self.edges)
+            graph = csr_matrix((w, (rows, cols)), shape=(n, n))
+            self._times = {key: dijkstra(graph, directed=True)}
+        return self._times[key]
+
+    def path_time(
+        self, a: str, b: str, vclass: str, *, mid_edges: bool = False
+    ) -> tuple[float, float]:
+        """Free-flow seconds and metres of the shortest path from the end of edge ``a`` to the
+        end of ``b`` (with ``mid_edges``: middle to middle, where riders board and leave)."""
+        if a not in self.index or b not in self.index:
+            return math.inf, math.inf
+        i, j = self.index[a], self.index[b]
+        t = float(self.times(vclass)[i, j])
+        half = 0.0
+        if mid_edges:
+            t += float((self.length[i] / self.speed[i] - self.length[j] / self.speed[j]) / 2)
+            half = float(self.length[i] - self.length[j]) / 2
+        path, _ = self.net.getShortestPath(self.net.getEdge(a), self.net.getEdge(b), vClass=vclass)
+        length = sum(e.getLength() for e in path[1:]) + half if path else math.inf
+        return t, float(length)

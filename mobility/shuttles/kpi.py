@@ -1,0 +1,291 @@
+"""Rider and fleet KPIs of a run with shuttles, and their tables.
+
+Tables (Parquet, in the run directory):
+- ``requests.parquet``: one row per rider request: times, status (``served``, ``rejected``,
+  ``unfinished`` = still waiting or riding at the end), wait, in-vehicle time, detour ratio.
+- ``fleet.parquet``: one row per shuttle: km, empty km, km at each load (``km_load_<n>``),
+  riders, CO2.
+- ``stops.parquet`` (lines only): one row per stop call: planned and actual headway, load.
+
+Summary keys in ``kpis.json`` start with ``shuttle_``. Wait = boarding time minus request
+time; detour ratio = in-vehicle time over the direct shortest time at free-flow speed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from mobility.config import ScenarioSpec
+from mobility.shuttles.spec import LineService
+from mobility.sim import sumocfg
+
+PERSONINFO = "personinfo.raw.xml"
+TRIPINFO_XML = "tripinfo.raw.xml"
+STOPINFO = "stopinfo.raw.xml"
+MG_PER_KG = 1e6
+
+
+def shuttle_tables(
+    spec: ScenarioSpec,
+    run_dir: Path,
+    requests: list[Any],
+    fleets: dict[str, list[str]],
+    monitor: Any,
+) -> dict[str, float]:
+    """Write the shuttle tables into ``run_dir`` and return the summary KPIs."""
+    rides = _rides(run_dir / PERSONINFO)
+    rejected = monitor.rejected if monitor is not None else {}
+    rows = []
+    for r in requests:
+        ride = rides.get(r.id)
+        row = {
+            "id": r.id,
+            "fleet": r.fleet,
+            "request_time": r.time,
+            "origin": r.origin,
+            "destination": r.destination,
+            "direct_time_s": r.direct_time,
+            "direct_length_m": r.direct_length,
+            "status": "unfinished",
+            "reason": "",
+            "vehicle": "",
+            "board_time": math.nan,
+            "arrival_time": math.nan,
+            "wait_s": math.nan,
+            "in_vehicle_s": math.nan,
+            "detour_ratio": math.nan,
+        }
+        if r.id in rejected:
+            row["status"], row["reason"] = "rejected", rejected[r.id][1]
+            row["arrival_time"] = rejected[r.id][0]
+        elif ride is not None and ride["arrival"] >= 0:
+            row.update(
+                status="served",
+                vehicle=ride["vehicle"],
+                board_time=ride["depart"],
+                arrival_time=ride["arrival"],
+                wait_s=ride["depart"] - r.time,
+                in_vehicle_s=ride["arrival"] - ride["depart"],
+            )
+            row["detour_ratio"] = (
+                row["in_vehicle_s"] / r.direct_time if r.direct_time > 0 else math.nan
+            )
+        rows.append(row)
+    req_table = pa.Table.from_pylist(rows, schema=_REQUEST_SCHEMA)
+    pq.write_table(req_table, run_dir / "requests.parquet")
+
+    trips = tripinfo_to_parquet(run_dir / TRIPINFO_XML, run_dir / sumocfg.RAW_TRIPS)
+    by_id = {vid: i for i, vid in enumerate(trips.get("tripinfo_id", []))}
+    cols = {k.split("_", 1)[1]: v for k, v in trips.items()}
+    max_load = max(
+        [monitor.max_load[v] for v in monitor.max_load] if monitor is not None else [0],
+        default=0,
+    )
+    fleet_rows = []
+    for name, ids in fleets.items():
+        for vid in ids:
+            i = by_id.get(vid)
+            km_load = monitor.km_at_load.get(vid, {}) if monitor is not None else {}
+            row = {
+                "vehicle": vid,
+                "fleet": name,
+                "km": _num(cols, "routeLength", i) / 1000.0,
+                "sampled_km": float(sum(km_load.values())),
+                "empty_km": float(km_load.get(0, 0.0)),
+                "hours": _hours(cols, i, spec),
+                "riders": int(sum(1 for q in rows if q["vehicle"] == vid)),
+                "co2_kg": _num(cols, "CO2_abs", i) / MG_PER_KG,
+            }
+            for load in range(max_load + 1):
+                row[f"km_load_{load}"] = float(km_load.get(load, 0.0))
+            fleet_rows.append(row)
+    fleet_table = pa.Table.from_pylist(fleet_rows)
+    pq.write_table(fleet_table, run_dir / "fleet.parquet")
+
+    kpis = _summary(rows, fleet_rows, max_load)
+    lines = [f for f in spec.shuttles if isinstance(f, LineService)]
+    if lines:
+        kpis.update(_line_kpis(run_dir / STOPINFO, lines, run_dir))
+    for raw in (PERSONINFO, STOPINFO, TRIPINFO_XML):
+        (run_dir / raw).unlink(missing_ok=True)
+    return kpis
+
+
+_REQUEST_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("fleet", pa.string()),
+        ("request_time", pa.float64()),
+        ("origin", pa.string()),
+        ("destination", pa.string()),
+        ("direct_time_s", pa.float64()),
+        ("direct_length_m", pa.float64()),
+        ("status", pa.string()),
+        ("reason", pa.string()),
+        ("vehicle", pa.string()),
+        ("board_time", pa.float64()),
+        ("arrival_time", pa.float64()),
+        ("wait_s", pa.float64()),
+        ("in_vehicle_s", pa.float64()),
+        ("detour_ratio", pa.float64()),
+    ]
+)
+
+
+def tripinfo_to_parquet(xml: Path, parquet: Path) -> dict[str, list[Any]]:
+    """SUMO's XML tripinfo as the Parquet file SUMO writes (element-prefixed text columns).
+
+    Written by hand because SUMO's own Parquet writer cannot hold taxi rows (see
+    :mod:`mobility.shuttles.setup`); values stay text, as in SUMO's Parquet, and
+    :func:`mobility.sim.outputs.tidy` makes them numeric. Returns the columns.
+    """
+    rows: list[dict[str, str]] = []
+    for trip in ElementTree.parse(xml).getroot().iter("tripinfo"):
+        row = {f"tripinfo_{k}": v for k, v in trip.attrib.items()}
+        for child in trip:
+            row.update({f"{child.tag}_{k}": v for k, v in child.attrib.items()})
+        rows.append(row)
+    names = list(dict.fromkeys(k for row in rows for k in row))
+    columns = {n: [row.get(n) for row in rows] for n in names}
+    table = pa.table({n: pa.array(v, type=pa.string()) for n, v in columns.items()})
+    pq.write_table(table, parquet)
+    return columns
+
+
+def _num(cols: dict[str, list[Any]], name: str, i: int | None) -> float:
+    if i is None or name not in cols or cols[name][i] in (None, ""):
+        return 0.0
+    return float(cols[name][i])
+
+
+def _hours(cols: dict[str, list[Any]], i: int | None, spec: ScenarioSpec) -> float:
+    depart = _num(cols, "depart", i) if i is not None else -1.0
+    if i is None or depart < 0:
+        return 0.0
+    arrival = _num(cols, "arrival", i)
+    end = arrival if arrival >= 0 else spec.end
+    return max(0.0, end - depart) / 3600.0
+
+
+def _rides(path: Path) -> dict[str, dict[str, Any]]:
+    """First ride of each person in SUMO's personinfo output."""
+    out: dict[str, dict[str, Any]] = {}
+    if not path.exists():
+        return out
+    for person in ElementTree.parse(path).getroot().iter("personinfo"):
+        ride = person.find("ride")
+        if ride is None:
+            continue
+        out[person.get("id", "")] = {
+            "vehicle": ride.get("vehicle", ""),
+            "depart": float(ride.get("depart", "-1")),
+            "arrival": float(ride.get("arrival", "-1")),
+        }
+    return out
+
+
+def _summary(
+    rows: list[dict[str, Any]], fleet_rows: list[dict[str, Any]], max_load: int
+) -> dict[str, float]:
+    n = len(rows)
+    served = [r for r in rows if r["status"] == "served"]
+    waits = np.array([r["wait_s"] for r in served])
+    ivt = np.array([r["in_vehicle_s"] for r in served])
+    detour = np.array([r["detour_ratio"] for r in served if math.isfinite(r["detour_ratio"])])
+    km = sum(f["km"] for f in fleet_rows)
+    sampled = sum(f["sampled_km"] for f in fleet_rows)
+    empty = sum(f["empty_km"] for f in fleet_rows)
+    hours = sum(f["hours"] for f in fleet_rows)
+    busy_km = sampled - empty
+    kpis: dict[str, float] = {
+        "shuttle_requests": n,
+        "shuttle_served": len(served),
+        "shuttle_rejected": sum(r["status"] == "rejected" for r in rows),
+        "shuttle_unfinished": sum(r["status"] == "unfinished" for r in rows),
+        "shuttle_served_share": len(served) / n if n else math.nan,
+        "shuttle_rejection_rate": sum(r["status"] == "rejected" for r in rows) / n
+        if n
+        else math.nan,
+        "shuttle_wait_mean_s": _stat(waits, np.mean),
+        "shuttle_wait_median_s": _stat(waits, np.median),
+        "shuttle_wait_p95_s": _stat(waits, lambda w: np.quantile(w, 0.95)),
+        "shuttle_wait_under_5min_share": _stat(waits, lambda w: np.mean(w <= 300)),
+        "shuttle_wait_under_10min_share": _stat(waits, lambda w: np.mean(w <= 600)),
+        "shuttle_in_vehicle_mean_s": _stat(ivt, np.mean),
+        "shuttle_detour_ratio_mean": _stat(detour, np.mean),
+        "shuttle_vehicle_km": km,
+        "shuttle_empty_km_share": empty / sampled if sampled else math.nan,
+        "shuttle_rides_per_vehicle_hour": len(served) / hours if hours else math.nan,
+        "shuttle_utilisation": busy_km / sampled if sampled else math.nan,
+        "shuttle_co2_kg": sum(f["co2_kg"] for f in fleet_rows),
+        "shuttle_vehicles": len(fleet_rows),
+    }
+    for load in range(max_load + 1):
+        share = sum(f.get(f"km_load_{load}", 0.0) for f in fleet_rows)
+        kpis[f"shuttle_km_share_load_{load}"] = share / sampled if sampled else math.nan
+    return kpis
+
+
+def _stat(values: np.ndarray, fn: Any) -> float:
+    return float(fn(values)) if len(values) else math.nan
+
+
+def _line_kpis(path: Path, lines: list[LineService], run_dir: Path) -> dict[str, float]:
+    """Headway adherence and load per stop from SUMO's stop output."""
+    if not path.exists():
+        return {}
+    calls: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+    planned = {f.name: f.headway for f in lines if f.timetable is None}
+    vehicle_line = {}
+    for f in lines:
+        vehicle_line[f.name] = f.name
+    rows = []
+    for stop in ElementTree.parse(path).getroot().iter("stopinfo"):
+        stop_id = stop.get("busStop")
+        if not stop_id:
+            continue
+        line = stop.get("id", "").rsplit(".", 1)[0]
+        if line not in vehicle_line:
+            continue
+        started = float(stop.get("started", "nan"))
+        load = (
+            float(stop.get("initialPersons", 0))
+            + float(stop.get("loadedPersons", 0))
+            - float(stop.get("unloadedPersons", 0))
+        )
+        calls[(line, stop_id)].append((started, load))
+        rows.append(
+            {
+                "line": line,
+                "stop": stop_id,
+                "vehicle": stop.get("id", ""),
+                "arrival": started,
+                "boarded": float(stop.get("loadedPersons", 0)),
+                "alighted": float(stop.get("unloadedPersons", 0)),
+                "load_departing": load,
+            }
+        )
+    if rows:
+        pq.write_table(pa.Table.from_pylist(rows), run_dir / "stops.parquet")
+    deviations, loads = [], []
+    for (line, _stop), seq in calls.items():
+        times = sorted(t for t, _ in seq)
+        loads.extend(load for _, load in seq)
+        head = planned.get(line)
+        if head is not None and len(times) > 1:
+            deviations.extend(abs(np.diff(times) - head))
+    dev = np.array(deviations)
+    return {
+        "shuttle_headway_deviation_mean_s": _stat(dev, np.mean),
+        "shuttle_headway_within_60s_share": _stat(dev, lambda d: np.mean(d <= 60)),
+        "shuttle_load_per_stop_mean": _stat(np.array(loads), np.mean),
+        "shuttle_load_per_stop_max": _stat(np.array(loads), np.max),
+    }

@@ -1,0 +1,248 @@
+"""One dispatch round in JAX: score every insertion of every open request into every shuttle's
+plan, then assign requests to shuttles with an auction. Pure functions over fixed padded
+arrays with masks; imports neither SUMO nor Ray, so it runs unchanged on a GPU.
+
+Shapes: R requests, V shuttles, K plan slots (stops a shuttle still has to make), N edges.
+A plan is the node sequence ``p_0`` (the shuttle's edge) then its stops ``p_1..p_n``;
+"insert after node i" puts a stop on the leg leaving node i (i = n: at the end). A request
+is inserted with its pick-up after node i and its drop-off after node j >= i.
+
+Feasibility, per (request, shuttle, i, j):
+- seats: the riders aboard on every leg from i to j, plus one, fit the capacity;
+- the rider's wait (pick-up minus request time) is at most ``max_wait``;
+- the rider's ride (drop-off minus pick-up) is at most ``max_detour`` times the direct time;
+- no stop already planned is delayed past its deadline.
+Cost: the extra rider time the insertion causes, i.e. the new rider's wait plus their ride
+beyond the direct time plus the delay it adds to every stop already planned.
+
+The per-shuttle parts (arrival times, slack before each deadline, loads) do not depend on
+the request, so the inner work is O(R * V * (K+1)^2) elementwise with no loop over stops.
+The assignment is Bertsekas' forward auction (Jacobi variant); a request may
+stay unassigned (value 0), which it does when no shuttle gives it positive benefit.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+INF = 1e9  # travel time meaning "unreachable"; stays finite so masks do the work
+
+
+class Fleet(NamedTuple):
+    """Shuttles and their plans (padded)."""
+
+    edge: jax.Array  # [V] int: edge the shuttle is on (node p_0)
+    ready: jax.Array  # [V] float: time (s) at which it is at the end of that edge
+    capacity: jax.Array  # [V] int: seats
+    aboard: jax.Array  # [V] int: riders aboard now
+    mask: jax.Array  # [V] bool: a real shuttle
+    stop_edge: jax.Array  # [V, K] int: edges of planned stops p_1..p_K
+    stop_delta: jax.Array  # [V, K] int: +1 pick-up, -1 drop-off, 0 padding
+    stop_deadline: jax.Array  # [V, K] float: latest time for each stop (s)
+    stop_mask: jax.Array  # [V, K] bool: a real stop (a prefix of each row)
+
+
+class Requests(NamedTuple):
+    """Open requests (padded)."""
+
+    origin: jax.Array  # [R] int: pick-up edge
+    destination: jax.Array  # [R] int: drop-off edge
+    time: jax.Array  # [R] float: request time (s)
+    direct: jax.Array  # [R] float: direct travel time origin -> destination (s)
+    mask: jax.Array  # [R] bool: a real request
+
+
+class Limits(NamedTuple):
+    max_wait: jax.Array  # [] float s
+    max_detour: jax.Array  # [] float ratio
+    detour_slack: jax.Array  # [] float s added to the ride limit (stops, boarding)
+
+
+class Insertions(NamedTuple):
+    cost: jax.Array  # [R, V] float: best insertion's cost; +inf where infeasible
+    pickup: jax.Array  # [R, V] int: i of the best insertion
+    dropoff: jax.Array  # [R, V] int: j of the best insertion
+
+
+def _vehicle_tables(times: jax.Array, fleet: Fleet):
+    """Per shuttle: nodes, arrival times, slack suffix/range minima and load range maxima."""
+    K = fleet.stop_edge.shape[1]
+    nodes = jnp.concatenate([fleet.edge[:, None], fleet.stop_edge], axis=1)  # [V, K+1]
+    legs = times[nodes[:, :-1], nodes[:, 1:]] * fleet.stop_mask  # [V, K]
+    arrive = fleet.ready[:, None] + jnp.concatenate(
+        [jnp.zeros_like(fleet.ready)[:, None], jnp.cumsum(legs, axis=1)], axis=1
+    )  # [V, K+1]
+    slack = jnp.where(fleet.stop_mask, fleet.stop_deadline - arrive[:, 1:], INF)  # [V, K]
+    slack = jnp.concatenate([slack, jnp.full_like(slack[:, :1], INF)], axis=1)  # [V, K+1]
+    # node k (1..K) is at slack index k-1; shift so index k means node k
+    node_slack = jnp.concatenate([jnp.full_like(slack[:, :1], INF), slack[:, :-1]], axis=1)
+    load = fleet.aboard[:, None] + jnp.concatenate(
+        [jnp.zeros_like(fleet.aboard)[:, None], jnp.cumsum(fleet.stop_delta, axis=1)], axis=1
+    )  # [V, K+1]: riders on the leg leaving node k
+    k = jnp.arange(K + 1)
+    i, j = k[:, None], k[None, :]
+    between = (k[None, None, :] > i[..., None]) & (k[None, None, :] <= j[..., None])
+    # min slack of nodes i < k <= j, and of nodes k > j (suffix)
+    mid_slack = jnp.min(jnp.where(between[None], node_slack[:, None, None, :], INF), axis=-1)
+    after = k[None, :] > k[:, None]  # [j, k]
+    tail_slack = jnp.min(jnp.where(after[None], node_slack[:, None, :], INF), axis=-1)  # [V, K+1]
+    in_range = (k[None, None, :] >= i[..., None]) & (k[None, None, :] <= j[..., None])
+    max_load = jnp.max(jnp.where(in_range[None], load[:, None, None, :], -1), axis=-1)
+    count = jnp.sum(fleet.stop_mask, axis=1)  # [V] n
+    return nodes, arrive, mid_slack, tail_slack, max_load, count
+
+
+def score_insertions(
+    times: jax.Array, fleet: Fleet, requests: Requests, limits: Limits
+) -> Insertions:
+    """Best feasible insertion of every request into every shuttle's plan."""
+    K = fleet.stop_edge.shape[1]
+    nodes, arrive, mid_slack, tail_slack, max_load, count = _vehicle_tables(times, fleet)
+    k = jnp.arange(K + 1)
+    nxt = jnp.concatenate([nodes[:, 1:], nodes[:, -1:]], axis=1)  # [V, K+1] node after k
+    has_next = k[None, :] < count[:, None]  # [V, K+1]
+    base = jnp.where(has_next, times[nodes, nxt], 0.0)  # [V, K+1] leg k -> k+1
+    o, d = requests.origin, requests.destination
+
+    to_o = times[nodes[None], o[:, None, None]]  # [R, V, K+1]
+    o_next = jnp.where(has_next[None], times[o[:, None, None], nxt[None]], 0.0)
+    to_d = times[nodes[None], d[:, None, None]]
+    d_next = jnp.where(has_next[None], times[d[:, None, None], nxt[None]], 0.0)
+    od = times[o, d][:, None, None, None]  # [R, 1, 1, 1]
+
+    pickup_t = arrive[None] + to_o  # [R, V, K+1] (by i)
+    delta1 = to_o + o_next - base[None]  # [R, V, K+1] shift of later nodes, i < j
+    delta2 = to_d + d_next - base[None]  # [R, V, K+1] (by j)
+    same = to_o + od[..., 0] + d_next - base[None]  # [R, V, K+1] i == j
+
+    ii = k[:, None]
+    jj = k[None, :]
+    eq = ii == jj  # [K+1, K+1]
+    p_t = pickup_t[..., :, None]  # [R, V, K+1, 1]
+    drop_t = jnp.where(
+        eq, p_t + od, arrive[None, :, None, :] + delta1[..., :, None] + to_d[..., None, :]
+    )  # [R, V, K+1, K+1]
+    shift_mid = jnp.where(eq, 0.0, delta1[..., :, None])
+    shift_tail = jnp.where(eq, same[..., :, None], delta1[..., :, None] + delta2[..., None, :])
+    wait = p_t - requests.time[:, None, None, None]
+    ride = drop_t - p_t
+    n = count[None, :, None, None]
+    feasible = (
+        (ii <= jj)[None, None]
+        & (jj <= n)
+        & requests.mask[:, None, None, None]
+        & fleet.mask[None, :, None, None]
+        & (max_load[None] + 1 <= fleet.capacity[None, :, None, None])
+        & (wait <= limits.max_wait)
+        & (ride <= limits.max_detour * requests.direct[:, None, None, None] + limits.detour_slack)
+        & (shift_mid <= mid_slack[None])
+        & (shift_tail <= tail_slack[None, :, None, :])
+        & (to_o[..., :, None] < INF / 2)
+        & (to_d[..., None, :] < INF / 2)
+    )
+    later = jnp.maximum(n - jnp.maximum(ii, jj), 0)  # stops after j (all shifted by tail)
+    between = jnp.maximum(jj - ii, 0)
+    cost = (
+        wait
+        + (ride - requests.direct[:, None, None, None])
+        + shift_mid * between
+        + shift_tail * later
+    )
+    cost = jnp.where(feasible, cost, jnp.inf).reshape(*cost.shape[:2], -1)
+    best = jnp.argmin(cost, axis=-1)
+    return Insertions(
+        cost=jnp.min(cost, axis=-1),
+        pickup=(best // (K + 1)).astype(jnp.int32),
+        dropoff=(best % (K + 1)).astype(jnp.int32),
+    )
+
+
+@partial(jax.jit, static_argnames=("eps", "max_iter"))
+def auction(benefit: jax.Array, *, eps: float = 1e-3, max_iter: int = 100_000) -> jax.Array:
+    """Assign rows (requests) to columns (shuttles), at most one each, maximising benefit.
+
+    ``benefit`` [R, V]: -inf where not allowed; a row may stay unassigned (benefit 0, a
+    private dummy column), so only positive benefits are ever taken. Returns [R] int: column,
+    or -1. Forward auction from zero prices (Jacobi: all free rows bid at once); with more
+    columns (real and dummy) than rows and unassigned columns at price 0, the total is
+    within R * eps of the optimum (epsilon-complementary slackness). No epsilon scaling:
+    carrying prices between phases breaks that guarantee when rows may stay unassigned.
+    """
+    R, V = benefit.shape
+    rows = jnp.arange(R)
+
+    def cond(state):
+        _, assigned, _, it = state
+        return jnp.any(assigned == -1) & (it < max_iter)
+
+    def body(state):
+        prices, assigned, owner, it = state
+        values = benefit - prices[None, :]
+        best = jnp.argmax(values, axis=1)
+        v1 = jnp.max(values, axis=1)
+        second = jnp.where(jnp.arange(V)[None, :] == best[:, None], -jnp.inf, values)
+        v2 = jnp.maximum(jnp.max(second, axis=1), 0.0)  # the dummy column is worth 0
+        active = assigned == -1
+        assigned = jnp.where(active & (v1 <= 0), -2, assigned)  # -2: stays unassigned
+        bidding = active & (v1 > 0)
+        bid = jnp.where(bidding, prices[best] + v1 - v2 + eps, -jnp.inf)
+        target = jnp.where(bidding, best, V)  # V: a sink for rows that do not bid
+        top_bid = jax.ops.segment_max(bid, target, num_segments=V + 1)[:V]
+        is_top = bidding & (bid >= top_bid[jnp.minimum(target, V - 1)])
+        winner = jax.ops.segment_min(jnp.where(is_top, rows, R), target, num_segments=V + 1)
+        winner = winner[:V]
+        won = winner < R  # [V]
+        lost = (
+            jnp.zeros(R, bool).at[jnp.where(won & (owner >= 0), owner, R)].set(True, mode="drop")
+        )  # previous owners of the columns just won bid again
+        assigned = jnp.where(lost, -1, assigned)
+        assigned = assigned.at[jnp.where(won, winner, R)].set(jnp.arange(V), mode="drop")
+        owner = jnp.where(won, winner, owner)
+        prices = jnp.where(won, top_bid, prices)
+        return prices, assigned, owner, it + 1
+
+    state = (jnp.zeros(V, benefit.dtype), jnp.full(R, -1), jnp.full(V, -1), 0)
+    _, assigned, _, _ = jax.lax.while_loop(cond, body, state)
+    return jnp.where(assigned >= 0, assigned, -1)
+
+
+@jax.jit
+def dispatch_round(
+    times: jax.Array, fleet: Fleet, requests: Requests, limits: Limits
+) -> tuple[jax.Array, Insertions]:
+    """Score insertions and assign: [R] shuttle index per request (-1: none) and the scores.
+
+    Benefit of an assignment is ``ceiling - cost`` with the ceiling above any feasible cost,
+    so the auction first serves as many requests as it can, then minimises the total cost.
+    """
+    ins = score_insertions(times, fleet, requests, limits)
+    finite = jnp.isfinite(ins.cost)
+    ceiling = 2.0 * jnp.max(jnp.where(finite, ins.cost, 0.0)) + 100.0
+    benefit = jnp.where(finite, ceiling - ins.cost, -jnp.inf)
+    return auction(benefit, eps=1e-2), ins
+
+
+def brute_force(benefit: np.ndarray) -> float:
+    """Best total benefit by enumeration (tests: tiny instances only)."""
+    import itertools
+
+    R, V = benefit.shape
+    best = 0.0
+    for cols in itertools.product(range(-1, V), repeat=R):
+        used = [c for c in cols if c >= 0]
+        if len(used) != len(set(used)):
+            continue
+        total = 0.0
+        for r, c in enumerate(cols):
+            if c >= 0:
+                if not np.isfinite(benefit[r, c]):
+                    break
+                total += benefit[r, c]
+        else:
+            best = max(best, total)
+    return best

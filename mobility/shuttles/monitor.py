@@ -1,0 +1,110 @@
+"""Watches shuttle fleets while SUMO runs: distance driven at each load, and rejections.
+
+Every request ends served or rejected: a rider of an on-demand fleet whose request no
+shuttle has taken ``max_wait`` seconds after it was made is taken out of the simulation and
+recorded as rejected (SUMO's own algorithms never give up on a reservation). A request a
+shuttle has already taken is left to it (its wait may then exceed ``max_wait``). With
+``dispatcher: mobility`` the monitor also runs our dispatcher every dispatch period; any
+exception it raises stops the run with a :class:`SimulationError` that says so.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from mobility.config import ScenarioSpec
+from mobility.errors import SimulationError
+from mobility.shuttles.spec import OnDemandService
+from mobility.sim.engine import Engine
+
+SAMPLE_PERIOD = 5.0  # s between samples of odometer and load
+
+
+class FleetMonitor:
+    """Per-run state: odometers, km per load, rejected requests, our dispatcher if any."""
+
+    def __init__(
+        self, spec: ScenarioSpec, requests: list[Any], fleets: dict[str, list[str]], graph: Any
+    ) -> None:
+        self.spec = spec
+        self.requests = {r.id: r for r in requests}
+        self.fleets = fleets
+        self.vehicles = [v for ids in fleets.values() for v in ids]
+        self.odometer: dict[str, float] = {}
+        self.load: dict[str, int] = {}
+        self.km_at_load: dict[str, dict[int, float]] = defaultdict(lambda: defaultdict(float))
+        self.max_load: dict[str, int] = defaultdict(int)
+        self.rejected: dict[str, tuple[float, str]] = {}  # person -> (time, reason)
+        self.on_demand = {f.name: f for f in spec.shuttles if isinstance(f, OnDemandService)}
+        self.dispatchers: dict[str, Any] = {}
+        for name, fleet in self.on_demand.items():
+            if fleet.dispatcher == "mobility":
+                from mobility.shuttles.dispatcher import MobilityDispatcher
+
+                self.dispatchers[name] = MobilityDispatcher(fleet, fleets[name], graph)
+
+    def attach(self, engine: Engine) -> None:
+        engine.every(SAMPLE_PERIOD, self.sample, first=self.spec.begin + SAMPLE_PERIOD)
+        for name, fleet in self.on_demand.items():
+            engine.every(
+                fleet.dispatch_period,
+                lambda e, n=name: self.dispatch(e, n),
+                first=self.spec.begin + fleet.dispatch_period,
+            )
+
+    def sample(self, engine: Engine) -> None:
+        """Attribute the distance driven since the last sample to the load carried."""
+        for vid, (odo, persons, _edge) in engine.vehicle_states(self.vehicles).items():
+            before = self.odometer.get(vid)
+            if before is not None and odo >= before:
+                self.km_at_load[vid][self.load.get(vid, 0)] += (odo - before) / 1000.0
+            self.odometer[vid] = odo
+            self.load[vid] = persons
+            self.max_load[vid] = max(self.max_load[vid], persons)
+
+    def dispatch(self, engine: Engine, fleet_name: str) -> None:
+        """One round for a fleet: reject requests past their max wait, then dispatch."""
+        fleet = self.on_demand[fleet_name]
+        now = engine.time
+        reservations = [
+            r
+            for r in engine.taxi_reservations()
+            if all(self._fleet_of(p) == fleet_name for p in r["persons"])
+        ]
+        waiting = [r for r in reservations if r["state"] != 8]
+        dispatcher = self.dispatchers.get(fleet_name)
+        if dispatcher is not None:
+            try:
+                rejected = dispatcher.round(engine, reservations, now)
+            except SimulationError:
+                raise
+            except Exception as exc:
+                msg = (
+                    f"dispatcher 'mobility' of fleet {fleet_name!r} failed at t={now:g} s with "
+                    f"{len(waiting)} riders waiting: {type(exc).__name__}: {exc}"
+                )
+                raise SimulationError(msg) from exc
+            for rid in rejected:
+                res = next(r for r in reservations if r["id"] == rid)
+                self._reject(engine, res, now, "no shuttle within limits")
+        for res in waiting:
+            if res["id"] in {r for r in self.rejected}:
+                continue
+            # assigned reservations (state 4) are left to their taxi: taking a rider out of a
+            # taxi's plan can make SUMO drop the taxi from the simulation
+            if now - res["time"] > fleet.max_wait and res["state"] in (1, 2):
+                self._reject(engine, res, now, "max_wait exceeded")
+
+    def _reject(self, engine: Engine, res: dict[str, Any], now: float, reason: str) -> None:
+        present = set(engine.person_ids())
+        for person in res["persons"]:
+            if person in self.rejected:
+                continue
+            self.rejected[person] = (now, reason)
+            if person in present:
+                engine.remove_person(person)
+
+    def _fleet_of(self, person: str) -> str | None:
+        request = self.requests.get(person)
+        return request.fleet if request is not None else None

@@ -1,0 +1,360 @@
+"""The hook a run calls: turn ``shuttles:`` and ``riders:`` into SUMO files and a dispatcher.
+
+:func:`prepare_shuttles` checks the fleets against the network (edges exist, the shuttle's
+vehicle class may use them, stops connected in order, depots on the net) and writes
+``shuttles.rou.xml`` (vTypes, line vehicles, taxis, rider persons, sorted by departure) and
+``shuttles.add.xml`` (busStops). :meth:`ShuttleSetup.attach` starts the fleet monitor (and
+our dispatcher for ``dispatcher: mobility``) on the running engine; :meth:`ShuttleSetup.finish`
+turns the outputs into ``requests.parquet``, ``fleet.parquet`` and shuttle KPIs.
+
+Outputs: SUMO 1.28's Parquet tripinfo writer needs homogeneous rows. It fails when persons
+are in the simulation (personinfo rows) and when taxis are (their ``<taxi>`` element shifts
+the emission columns). So with shuttles, riders go to a separate ``--personinfo-output``,
+stops to ``--stop-output``, and vehicles' tripinfo to XML, which :meth:`ShuttleSetup.finish`
+converts into the Parquet layout SUMO would have written (``tripinfo_*``, ``emissions_*``,
+``taxi_*`` columns) before the run's tables are made; the raw XML files are deleted.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import quoteattr
+
+import numpy as np
+
+from mobility.config import ScenarioSpec
+from mobility.errors import SpecError
+from mobility.shuttles.spec import LineService, OnDemandService, RidersSpec
+from mobility.sim.engine import Engine
+
+ROUTES_FILE = "shuttles.rou.xml"
+STOPS_FILE = "shuttles.add.xml"
+PERSONINFO = "personinfo.raw.xml"
+TRIPINFO_XML = "tripinfo.raw.xml"
+STOPINFO = "stopinfo.raw.xml"
+SAMPLE_PERIOD = 5.0  # s between fleet samples (distance and load)
+
+
+@dataclass
+class Request:
+    """One rider request as generated (times in s, direct time on free-flow speeds)."""
+
+    id: str
+    fleet: str
+    time: float
+    origin: str
+    destination: str
+    direct_time: float
+    direct_length: float
+
+
+@dataclass
+class ShuttleSetup:
+    """What a run needs for its shuttles: files now, monitor/dispatcher at start, KPIs after."""
+
+    routes: list[Path] = field(default_factory=list)
+    additional: list[Path] = field(default_factory=list)
+    options: dict[str, dict[str, str]] = field(default_factory=dict)
+    requests: list[Request] = field(default_factory=list)
+    fleets: dict[str, list[str]] = field(default_factory=dict)  # fleet -> vehicle ids
+    _spec: ScenarioSpec | None = None
+    _graph: Any = None
+    monitor: Any = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.fleets)
+
+    def attach(self, engine: Engine) -> None:
+        """Start the fleet monitor, rejections and (if asked) our dispatcher."""
+        if not self.active or self._spec is None:
+            return
+        from mobility.shuttles.monitor import FleetMonitor
+
+        self.monitor = FleetMonitor(self._spec, self.requests, self.fleets, self._graph)
+        self.monitor.attach(engine)
+
+    def finish(self, run_dir: Path) -> dict[str, float]:
+        """Write ``requests.parquet`` and ``fleet.parquet``; return the shuttle KPIs."""
+        if not self.active or self._spec is None:
+            return {}
+        from mobility.shuttles.kpi import shuttle_tables
+
+        return shuttle_tables(self._spec, run_dir, self.requests, self.fleets, self.monitor)
+
+
+def prepare_shuttles(spec: ScenarioSpec, *, net: Path, folder: Path) -> ShuttleSetup:
+    """Check the shuttle sections against ``net`` and write their SUMO files into ``folder``."""
+    if not spec.shuttles:
+        return ShuttleSetup()
+    from mobility.shuttles.graph import NetGraph
+
+    graph = NetGraph(net)
+    setup = ShuttleSetup(_spec=spec, _graph=graph)
+    stops_xml: list[str] = []
+    elements: list[tuple[float, str]] = []  # (depart, xml), sorted before writing
+    types_xml: list[str] = []
+    stop_edges: dict[str, tuple[str, float]] = {}
+    algos = {f.dispatcher for f in spec.shuttles if isinstance(f, OnDemandService)}
+    for index, fleet in enumerate(spec.shuttles):
+        where = f"shuttles.{index}"
+        vclass = fleet.vehicle.vehicle_class or (
+            "bus" if isinstance(fleet, LineService) else "taxi"
+        )
+        graph.check_vclass(vclass, f"{where}.vehicle.vehicle_class")
+        types_xml.append(_vtype_xml(fleet, vclass))
+        if isinstance(fleet, LineService):
+            ids, xml = _line(spec, fleet, graph, vclass, where, stops_xml, stop_edges)
+        else:
+            ids, xml = _on_demand(spec, fleet, graph, vclass, where)
+        setup.fleets[fleet.name] = ids
+        elements.extend(xml)
+    if spec.riders is not None:
+        reqs, xml = _riders(spec, spec.riders, graph, stop_edges)
+        setup.requests = reqs
+        elements.extend(xml)
+    elements.sort(key=lambda e: e[0])
+    routes = folder / ROUTES_FILE
+    body = "".join(types_xml) + "".join(x for _, x in elements)
+    routes.write_text(f"<routes>\n{body}</routes>\n")
+    setup.routes.append(routes)
+    if stops_xml:
+        add = folder / STOPS_FILE
+        add.write_text("<additional>\n" + "".join(stops_xml) + "</additional>\n")
+        setup.additional.append(add)
+    output = {
+        "personinfo-output": PERSONINFO,
+        "stop-output": STOPINFO,
+        "tripinfo-output": TRIPINFO_XML,
+    }
+    setup.options["output"] = output
+    if algos:
+        sumo_algos = algos - {"mobility"}
+        algo = "traci" if not sumo_algos else next(iter(sumo_algos))
+        setup.options["taxi_device"] = {"device.taxi.dispatch-algorithm": algo}
+        periods = [f.dispatch_period for f in spec.shuttles if isinstance(f, OnDemandService)]
+        setup.options["taxi_device"]["device.taxi.dispatch-period"] = f"{min(periods):g}"
+    return setup
+
+
+# ---------------------------------------------------------------------------------------
+# SUMO elements
+
+
+def _vtype_xml(fleet: LineService | OnDemandService, vclass: str) -> str:
+    v = fleet.vehicle
+    capacity = v.capacity
+    if isinstance(fleet, OnDemandService) and not fleet.pooling:
+        capacity = 1  # one request per trip: SUMO's algorithms then never pool
+    attrs = {
+        "id": f"shuttle_{fleet.name}",
+        "vClass": vclass,
+        "personCapacity": str(capacity),
+        "maxSpeed": f"{v.max_speed:g}",
+        "accel": f"{v.accel:g}",
+        "decel": f"{v.decel:g}",
+        "length": f"{v.length:g}",
+        "carFollowModel": v.car_follow_model,
+        "tau": f"{v.tau:g}",
+        "sigma": f"{v.sigma:g}",
+        "emissionClass": v.emission_class,
+        "boardingDuration": "0.5",
+    }
+    params = ""
+    if isinstance(fleet, OnDemandService):
+        idle = {"stay": "stop", "depot": "stop", "circle": "randomCircling"}[fleet.idle]
+        params = (
+            '    <param key="has.taxi.device" value="true"/>\n'
+            f'    <param key="device.taxi.idle-algorithm" value="{idle}"/>\n'
+        )
+    head = " ".join(f"{k}={quoteattr(val)}" for k, val in attrs.items())
+    return f"  <vType {head}>\n{params}  </vType>\n"
+
+
+def _line(
+    spec: ScenarioSpec,
+    fleet: LineService,
+    graph: Any,
+    vclass: str,
+    where: str,
+    stops_xml: list[str],
+    stop_edges: dict[str, tuple[str, float]],
+) -> tuple[list[str], list[tuple[float, str]]]:
+    for i, stop in enumerate(fleet.stops):
+        length = graph.check_edge(stop.edge, vclass, f"{where}.stops.{i}.edge")
+        pos = length / 2 if stop.pos < 0 else stop.pos
+        if pos > length:
+            msg = (
+                f"field `{where}.stops.{i}.pos`: {pos:g} m is beyond edge {stop.edge!r} "
+                f"({length:.1f} m long); give a position on the edge"
+            )
+            raise SpecError(msg)
+        start = max(0.0, min(pos - stop.length / 2, length - stop.length))
+        end = min(length, start + stop.length)
+        stops_xml.append(
+            f'  <busStop id="{stop.id}" lane="{graph.lane_for(stop.edge, vclass)}" '
+            f'startPos="{start:.2f}" endPos="{end:.2f}" lines="{fleet.name}"/>\n'
+        )
+        stop_edges[stop.id] = (stop.edge, pos)
+    if fleet.route is not None:
+        for i, edge in enumerate(fleet.route):
+            graph.check_edge(edge, vclass, f"{where}.route.{i}")
+        route = list(fleet.route)
+        graph.check_route(route, [s.edge for s in fleet.stops], vclass, where)
+    else:
+        route = graph.route_via([s.edge for s in fleet.stops], vclass, where)
+    begin, end = fleet.hours or (spec.begin, spec.end)
+    if fleet.timetable is not None:
+        departs = sorted(t for t in fleet.timetable if begin <= t < end)
+    else:
+        departs = list(np.arange(begin, end, fleet.headway or 600.0))
+    stops = "".join(
+        f'    <stop busStop="{s.id}" duration="{fleet.dwell:g}"/>\n' for s in fleet.stops
+    )
+    ids, xml = [], []
+    for k, t in enumerate(departs):
+        vid = f"{fleet.name}.{k}"
+        ids.append(vid)
+        xml.append(
+            (
+                float(t),
+                f'  <vehicle id="{vid}" type="shuttle_{fleet.name}" depart="{t:g}" '
+                f'line="{fleet.name}">\n    <route edges="{" ".join(route)}"/>\n{stops}'
+                "  </vehicle>\n",
+            )
+        )
+    return ids, xml
+
+
+def _on_demand(
+    spec: ScenarioSpec, fleet: OnDemandService, graph: Any, vclass: str, where: str
+) -> tuple[list[str], list[tuple[float, str]]]:
+    for i, depot in enumerate(fleet.depots):
+        graph.check_edge(depot.edge, vclass, f"{where}.depots.{i}.edge", what="depot")
+    if fleet.service_area is not None:
+        usable = [e for e in fleet.service_area if graph.usable(e, vclass)]
+        if not usable:
+            msg = (
+                f"field `{where}.service_area`: none of its edges is in the network and open "
+                f"to {vclass!r}; list edges of the network"
+            )
+            raise SpecError(msg)
+        missing = sorted(set(fleet.service_area) - set(usable))
+        if missing:
+            msg = (
+                f"field `{where}.service_area`: edges {missing[:5]} are not in the network or "
+                f"closed to {vclass!r}; remove them"
+            )
+            raise SpecError(msg)
+    counts = _split(fleet.fleet_size, [d.vehicles for d in fleet.depots], where)
+    ids, xml = [], []
+    for depot, count in zip(fleet.depots, counts, strict=True):
+        length = graph.edge_length(depot.edge)
+        for _ in range(count):
+            vid = f"{fleet.name}.{len(ids)}"
+            ids.append(vid)
+            pos = min(length - 1.0, 1.0 + 8.0 * (len(ids) % max(1, int(length // 8))))
+            xml.append(
+                (
+                    spec.begin,
+                    f'  <trip id="{vid}" type="shuttle_{fleet.name}" depart="{spec.begin:g}" '
+                    f'departPos="{max(pos, 0.0):.1f}" from="{depot.edge}" to="{depot.edge}">\n'
+                    # an initial idling stop: without it SUMO may let a taxi leave early
+                    f'    <stop lane="{graph.lane_for(depot.edge, vclass)}" '
+                    f'endPos="{min(length, pos + 5.0):.1f}" triggered="person" parking="true"/>\n'
+                    "  </trip>\n",
+                )
+            )
+    return ids, xml
+
+
+def _split(size: int, given: list[int | None], where: str) -> list[int]:
+    fixed = sum(g for g in given if g is not None)
+    free = [i for i, g in enumerate(given) if g is None]
+    if fixed > size or (not free and fixed != size):
+        msg = (
+            f"field `{where}.depots`: depot vehicles add up to {fixed}, fleet_size is {size}; "
+            "make them agree"
+        )
+        raise SpecError(msg)
+    out = [g or 0 for g in given]
+    for k, i in enumerate(free):
+        out[i] = (size - fixed) // len(free) + (1 if k < (size - fixed) % len(free) else 0)
+    return out
+
+
+def _riders(
+    spec: ScenarioSpec,
+    riders: RidersSpec,
+    graph: Any,
+    stop_edges: dict[str, tuple[str, float]],
+) -> tuple[list[Request], list[tuple[float, str]]]:
+    fleet = next(f for f in spec.shuttles if riders.fleet is None or f.name == riders.fleet)
+    is_line = isinstance(fleet, LineService)
+    for zone, members in riders.zones.items():
+        for m in members:
+            ok = m in stop_edges if is_line else graph.has_edge(m)
+            if not ok:
+                kind = f"a stop of line {fleet.name!r}" if is_line else "an edge of the network"
+                msg = f"field `riders.zones.{zone}`: {m!r} is not {kind}; fix the name"
+                raise SpecError(msg)
+    rng = np.random.default_rng(spec.seed + 7919)
+    until = riders.until if riders.until is not None else max(spec.begin, spec.end - 900.0)
+    until = min(until, spec.end)
+    profile = np.asarray(riders.profile, dtype=float)
+    profile = profile / profile.mean()
+    span = until - spec.begin
+    requests: list[Request] = []
+    xml: list[tuple[float, str]] = []
+    times: list[tuple[float, str, str]] = []
+    for flow in riders.flows:
+        slices = len(profile)
+        for s in range(slices):
+            lo = spec.begin + span * s / slices
+            rate = flow.per_hour * profile[s] / 3600.0
+            n = rng.poisson(rate * span / slices)
+            for t in np.sort(rng.uniform(lo, lo + span / slices, n)):
+                o = str(rng.choice(riders.zones[flow.origin]))
+                d = str(rng.choice(riders.zones[flow.destination]))
+                times.append((float(t), o, d))
+    for trip in riders.trips:
+        for end, where in ((trip.origin, "from"), (trip.destination, "to")):
+            ok = end in stop_edges if is_line else graph.has_edge(end)
+            if not ok:
+                kind = f"a stop of line {fleet.name!r}" if is_line else "an edge of the network"
+                msg = f"field `riders.trips` ({where}): {end!r} is not {kind}; fix the name"
+                raise SpecError(msg)
+        times.append((trip.at, trip.origin, trip.destination))
+    times.sort()
+    vclass = "bus" if is_line else "taxi"
+    depart_pos: dict[str, float] = {}
+    for k, (t, o, d) in enumerate(times):
+        if o == d:
+            continue
+        pid = f"rider.{k}"
+        if is_line:
+            oe, _ = stop_edges[o]
+            de, _ = stop_edges[d]
+            cost, length = graph.path_time(oe, de, vclass)
+            body = (
+                f'    <stop busStop="{o}" duration="0"/>\n'
+                f'    <ride busStop="{d}" lines="{fleet.name}"/>\n'
+            )
+        else:
+            cost, length = graph.path_time(o, d, vclass, mid_edges=True)
+            if not math.isfinite(cost):
+                continue  # unreachable OD pair in the zone: not a request anyone could serve
+            # riders wait and leave mid-edge: a taxi dropping at an edge's very end may find
+            # no room for its idling stop and leave the simulation (SUMO #17652)
+            body = (
+                f'    <ride from="{o}" to="{d}" lines="taxi" '
+                f'arrivalPos="{graph.edge_length(d) / 2:.1f}"/>\n'
+            )
+            depart_pos[pid] = graph.edge_length(o) / 2
+        requests.append(Request(pid, fleet.name, round(t, 1), o, d, cost, length))
+        pos = f' departPos="{depart_pos[pid]:.1f}"' if pid in depart_pos else ""
+        xml.append((t, f'  <person id="{pid}" depart="{t:.1f}"{pos}>\n{body}  </person>\n'))
+    return requests, xml

@@ -1,0 +1,176 @@
+"""The ``shuttles:`` and ``riders:`` sections of a scenario.
+
+A fleet is either a fixed ``line`` (a route through busStops, one vehicle every ``headway``
+seconds during its hours) or an ``on_demand`` fleet of SUMO taxis (device.taxi) dispatched
+by one of SUMO's algorithms or by ``mobility`` (our JAX matching, driven every
+``dispatch_period``). Checks that need the network (edges exist, the shuttle class may use
+them, stops connected in order, depots on the net) run in :mod:`mobility.shuttles.setup`
+when the run is built, and raise :class:`~mobility.errors.SpecError` naming the field.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class StrictModel(BaseModel):
+    """Like :class:`mobility.config.StrictModel` (which imports this module): strict, frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+SUMO_DISPATCHERS = ("greedy", "greedyClosest", "greedyShared", "routeExtension")
+DISPATCHERS = (*SUMO_DISPATCHERS, "mobility")
+
+
+class VehicleSpec(StrictModel):
+    """A shuttle vehicle: autonomous driving (CACC, no imperfection, short headway) by default."""
+
+    capacity: int = Field(4, ge=1, le=200, description="seats for riders")
+    max_speed: float = Field(13.89, gt=0, description="m/s")
+    accel: float = Field(1.5, gt=0, description="m/s^2")
+    decel: float = Field(3.0, gt=0, description="m/s^2")
+    length: float = Field(5.0, gt=0, description="m")
+    car_follow_model: Literal["CACC", "ACC", "Krauss", "IDM"] = "CACC"
+    tau: float = Field(1.0, gt=0, description="s desired time headway")
+    sigma: float = Field(0.0, ge=0, le=1, description="driver imperfection; 0 = autonomous")
+    vehicle_class: str = Field("", description="SUMO vClass; default taxi (on demand) or bus")
+    emission_class: str = Field("HBEFA4/PC_BEV", description="SUMO emissionClass")
+
+
+class StopSpec(StrictModel):
+    """A stop: an existing busStop id of an additional file, or an edge and a position."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    edge: str
+    pos: float = Field(-1.0, description="m from the edge's start; -1: the middle")
+    length: float = Field(20.0, gt=0, description="m of kerb")
+
+
+class LineService(StrictModel):
+    """A fixed line: vehicles run the stops in order every ``headway`` s between its hours."""
+
+    service: Literal["line"]
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    vehicle: VehicleSpec = VehicleSpec(capacity=20)
+    stops: list[StopSpec] = Field(min_length=2)
+    route: list[str] | None = Field(None, description="edges; default: shortest via stops")
+    dwell: float = Field(20.0, ge=0, description="s at each stop")
+    headway: float | None = Field(600.0, gt=0, description="s between departures")
+    timetable: list[float] | None = Field(None, description="departure times s, instead")
+    hours: tuple[float, float] | None = Field(None, description="[begin, end] s of service")
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> LineService:
+        if self.timetable is not None and not self.timetable:
+            raise ValueError("timetable is empty; give departure times or use headway")
+        ids = [s.id for s in self.stops]
+        if len(set(ids)) != len(ids):
+            raise ValueError("stop ids repeat; give each stop its own id")
+        if self.hours is not None and self.hours[1] <= self.hours[0]:
+            raise ValueError("hours end before they begin; give [begin, end] in s")
+        return self
+
+
+class Depot(StrictModel):
+    """Where shuttles start (and return to when idle, with ``idle: depot``)."""
+
+    edge: str
+    vehicles: int | None = Field(None, ge=0, description="default: fleet split evenly")
+
+
+class OnDemandService(StrictModel):
+    """An on-demand fleet of SUMO taxis serving rider requests in its service area."""
+
+    service: Literal["on_demand"]
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    vehicle: VehicleSpec = VehicleSpec()
+    fleet_size: int = Field(ge=1, le=10_000)
+    depots: list[Depot] = Field(min_length=1)
+    service_area: list[str] | None = Field(None, description="edges; default: all")
+    idle: Literal["stay", "depot", "circle"] = "stay"
+    max_wait: float = Field(600.0, gt=0, description="s a rider waits at most")
+    max_detour: float = Field(2.0, ge=1.0, description="ride time / direct time at most")
+    pooling: bool = True
+    dispatcher: str = "greedy"
+    dispatch_period: float = Field(30.0, gt=0, description="s between dispatch rounds")
+
+    @model_validator(mode="after")
+    def _known_dispatcher(self) -> OnDemandService:
+        if self.dispatcher not in DISPATCHERS:
+            msg = f"unknown dispatcher {self.dispatcher!r}; use one of {', '.join(DISPATCHERS)}"
+            raise ValueError(msg)
+        if self.service_area is not None and not self.service_area:
+            raise ValueError("service_area has no edges; list its edges or leave it out")
+        return self
+
+
+FleetSpec = Annotated[LineService | OnDemandService, Field(discriminator="service")]
+
+
+class RiderFlow(StrictModel):
+    """Requests per hour from one zone to another (scaled by the riders' profile)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    origin: str = Field(alias="from")
+    destination: str = Field(alias="to")
+    per_hour: float = Field(gt=0)
+
+
+class RiderTrip(StrictModel):
+    """One given request: at a time, from an edge (or stop) to another."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    at: float = Field(ge=0, description="s")
+    origin: str = Field(alias="from")
+    destination: str = Field(alias="to")
+
+
+class RidersSpec(StrictModel):
+    """Shuttle demand: Poisson requests between zones, seeded by the scenario seed.
+
+    Zones are edge lists (on-demand fleets) or stop ids (lines); ``trips`` name an edge
+    (or a stop) directly. Requests are generated
+    from ``begin`` until ``until`` (default: the scenario end minus 15 minutes, so every
+    request can end served or rejected before the run does).
+    """
+
+    fleet: str | None = Field(None, description="fleet name; default the first fleet")
+    zones: dict[str, Annotated[list[str], Field(min_length=1)]] = {}
+    flows: list[RiderFlow] = []
+    trips: list[RiderTrip] = Field([], description="given requests, besides the flows")
+    profile: list[Annotated[float, Field(ge=0)]] = Field([1.0], min_length=1)
+    until: float | None = Field(None, gt=0, description="s; last request time")
+
+    @model_validator(mode="after")
+    def _zones_known(self) -> RidersSpec:
+        if not self.flows and not self.trips:
+            raise ValueError("riders: give `flows` (per hour between zones) or `trips`")
+        for flow in self.flows:
+            for zone in (flow.origin, flow.destination):
+                if zone not in self.zones:
+                    known = ", ".join(sorted(self.zones))
+                    raise ValueError(f"flow uses zone {zone!r} which is not in `zones` ({known})")
+        if not any(self.profile):
+            raise ValueError("profile is all zeros; give at least one positive weight")
+        return self
+
+
+def check_fleets(fleets: list[Any], riders: RidersSpec | None) -> None:
+    """Cross-section checks: unique names, one SUMO algorithm per run, riders' fleet."""
+    names = [f.name for f in fleets]
+    if len(set(names)) != len(names):
+        raise ValueError("shuttles: fleet names repeat; give each fleet its own name")
+    algos = {f.dispatcher for f in fleets if f.service == "on_demand"}
+    if len(algos - {"mobility"}) > 1:
+        msg = "shuttles: SUMO runs one taxi dispatch algorithm per run; use one for all fleets"
+        raise ValueError(msg)
+    if riders is not None:
+        if not fleets:
+            raise ValueError("riders: given without any `shuttles:` fleet; add a fleet")
+        if riders.fleet is not None and riders.fleet not in names:
+            raise ValueError(f"riders.fleet {riders.fleet!r} is not a fleet ({', '.join(names)})")

@@ -1,0 +1,147 @@
+"""Shuttle fleets in real SUMO on the tiny 3x3 grid: waits, pooling, capacity, rejections."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from shuttle_helpers import on_demand
+
+from mobility.config import ScenarioSpec, validate_spec
+from mobility.scenario import run_scenario
+
+
+def run(tmp_path: Path, data: dict):
+    spec = validate_spec(ScenarioSpec, data, source=tmp_path / "s.yaml", base_dir=tmp_path)
+    result = run_scenario(spec, tmp_path / "out")
+    requests = pq.read_table(result.run_dir / "requests.parquet").to_pylist()
+    fleet = pq.read_table(result.run_dir / "fleet.parquet").to_pylist()
+    return result, requests, fleet
+
+
+def test_single_rider_single_shuttle_wait_is_hand_computable(tmp_path: Path) -> None:
+    # The shuttle idles on A0B0; the rider asks at t=55 on B0C0, the next edge, straight on.
+    # SUMO dispatches at t=60 (period 10 s). The shuttle then accelerates at 1.5 m/s^2 to
+    # 13.89 m/s, cruises, and brakes at 3 m/s^2 over the empty distance d it drove; leaving
+    # its parking place at the depot and the rider boarding add a few seconds (< 8 s).
+    data = on_demand(
+        tmp_path, riders={"trips": [{"at": 55, "from": "B0C0", "to": "C1C2"}]}, end=400
+    )
+    result, requests, fleet = run(tmp_path, data)
+    (req,) = requests
+    assert req["status"] == "served"
+    d = fleet[0]["empty_km"] * 1000
+    v, a, b = 13.89, 1.5, 3.0
+    drive = v / a + (d - v * v / (2 * a)) / v + v / (2 * b)
+    expected = (60 - 55) + drive
+    assert expected <= req["wait_s"] <= expected + 8, (req["wait_s"], expected)
+    assert result.kpis["shuttle_served_share"] == 1.0
+    assert result.kpis["shuttle_wait_mean_s"] == req["wait_s"]
+    assert fleet[0]["riders"] == 1
+
+
+def test_pooling_puts_two_compatible_riders_in_one_vehicle(tmp_path: Path) -> None:
+    trips = [{"at": 31, "from": "B0C0", "to": "C1C2"}, {"at": 35, "from": "B0C0", "to": "C1C2"}]
+    data = on_demand(tmp_path, riders={"trips": trips}, end=500, dispatcher="greedyShared")
+    result, requests, _ = run(tmp_path, data)
+    assert [r["status"] for r in requests] == ["served", "served"]
+    assert requests[0]["board_time"] == requests[1]["board_time"]  # picked up together
+    assert result.kpis["shuttle_km_share_load_2"] > 0.5
+    alone = on_demand(
+        tmp_path,
+        riders={"trips": trips},
+        end=500,
+        dispatcher="greedyShared",
+        pooling=False,
+        name="solo",
+    )
+    result, requests, _fleet = run(tmp_path, alone)
+    assert [r["status"] for r in requests] == ["served", "served"]
+    assert requests[0]["board_time"] < requests[1]["board_time"]
+    assert "shuttle_km_share_load_2" not in result.kpis
+
+
+@pytest.mark.parametrize("capacity", [1, 2])
+def test_capacity_is_never_exceeded(tmp_path: Path, capacity: int) -> None:
+    trips = [{"at": 30 + i, "from": "B0C0", "to": "C1C2"} for i in range(4)]
+    data = on_demand(
+        tmp_path,
+        riders={"trips": trips},
+        end=900,
+        dispatcher="greedyShared",
+        vehicle={"capacity": capacity},
+        max_wait=900,
+    )
+    _result, requests, fleet = run(tmp_path, data)
+    loads = [int(k.rsplit("_", 1)[1]) for k in fleet[0] if k.startswith("km_load_")]
+    assert max(loads) <= capacity
+    assert {r["status"] for r in requests} == {"served"}
+
+
+def test_every_request_ends_served_or_rejected(tmp_path: Path) -> None:
+    # One shuttle, twelve requests in two minutes, riders wait at most 2 minutes: some must
+    # be turned away; none may be left hanging.
+    trips = [
+        {"at": 20 + 10 * i, "from": ["B0C0", "A1B1", "C2B2"][i % 3], "to": "B1B2"}
+        for i in range(12)
+    ]
+    data = on_demand(tmp_path, riders={"trips": trips}, end=800, max_wait=120, dispatcher="greedy")
+    result, requests, _ = run(tmp_path, data)
+    statuses = [r["status"] for r in requests]
+    assert set(statuses) <= {"served", "rejected"}
+    assert "rejected" in statuses and "served" in statuses
+    assert all(r["reason"] for r in requests if r["status"] == "rejected")
+    k = result.kpis
+    assert k["shuttle_served"] + k["shuttle_rejected"] == k["shuttle_requests"] == 12
+    assert k["shuttle_rejection_rate"] == pytest.approx(k["shuttle_rejected"] / 12)
+
+
+def test_line_riders_board_at_stops_and_line_kpis(tmp_path: Path) -> None:
+    data = on_demand(tmp_path, riders={}, end=700)
+    data["shuttles"] = [
+        {
+            "service": "line",
+            "name": "L1",
+            "stops": [
+                {"id": "a", "edge": "A0B0"},
+                {"id": "b", "edge": "B0C0"},
+                {"id": "c", "edge": "C0C1"},
+            ],
+            "headway": 120,
+            "hours": [0, 400],
+            "dwell": 10,
+        }
+    ]
+    data["riders"] = {
+        "trips": [{"at": 5, "from": "a", "to": "c"}, {"at": 100, "from": "b", "to": "c"}]
+    }
+    result, requests, fleet = run(tmp_path, data)
+    assert [r["status"] for r in requests] == ["served", "served"]
+    assert all(r["vehicle"].startswith("L1.") for r in requests)
+    assert len(fleet) == 4  # departures at 0, 120, 240, 360
+    assert result.kpis["shuttle_headway_deviation_mean_s"] < 30
+    stops = pq.read_table(result.run_dir / "stops.parquet").to_pylist()
+    assert sum(s["boarded"] for s in stops) == 2
+
+
+def test_our_dispatcher_and_sumos_serve_the_same_easy_case(tmp_path: Path) -> None:
+    # Three riders far apart in time, three shuttles: every dispatcher serves all of them.
+    trips = [
+        {"at": 20, "from": "B0C0", "to": "C1C2"},
+        {"at": 200, "from": "A1B1", "to": "B2C2"},
+        {"at": 400, "from": "C2B2", "to": "B1A1"},
+    ]
+    served = {}
+    for name in ("greedy", "mobility"):
+        data = on_demand(
+            tmp_path / name,
+            riders={"trips": trips},
+            end=800,
+            dispatcher=name,
+            fleet_size=3,
+            depots=[{"edge": "A0B0"}, {"edge": "C2C1"}, {"edge": "B1B0"}],
+        )
+        result, _requests, _ = run(tmp_path / name, data)
+        served[name] = result.kpis["shuttle_served"]
+    assert served == {"greedy": 3, "mobility": 3}
