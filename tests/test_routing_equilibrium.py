@@ -188,6 +188,8 @@ def test_trips_without_a_path_are_an_error():
 def test_bad_demand_and_options():
     with pytest.raises(DemandError, match=r"OD matrix is \(2, 2\) but the network has 3 zones"):
         user_equilibrium(small_network(True), np.zeros((2, 2)))
+    with pytest.raises(DemandError, match="nothing to assign"):
+        user_equilibrium(small_network(True), np.eye(3))  # intrazonal trips only
     with pytest.raises(DemandError, match="negative"):
         user_equilibrium(small_network(True), -np.ones((3, 3)))
     with pytest.raises(ValueError, match="unknown assignment algorithm 'msa'"):

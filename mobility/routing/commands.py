@@ -69,8 +69,11 @@ def assign(
     import jax
     from rich.console import Console
 
+    from mobility.cache import cache_root
     from mobility.routing.equilibrium import user_equilibrium
 
+    # compiled XLA programs are kept between runs: the next run of a network skips compiling
+    jax.config.update("jax_compilation_cache_dir", str(cache_root() / "jax"))
     console = Console()
     name, arrays, od, labels, weights = _load(net, demand)
     toll_factor = weights[0] if toll_factor is None else toll_factor

@@ -113,6 +113,8 @@ def problem(
     trips[~np.asarray(arrays.zone_mask)] = 0.0
     trips[:, ~np.asarray(arrays.zone_mask)] = 0.0
     origins = np.flatnonzero(trips.sum(axis=1) > 0).astype(np.int32)
+    if origins.size == 0:
+        raise DemandError("the OD matrix has no trips between zones; there is nothing to assign")
     fixed = toll_factor * np.asarray(arrays.toll) + distance_factor * np.asarray(arrays.length)
     costs = LinkCosts(
         free_flow_time=np.asarray(arrays.free_flow_time, dtype=np.float64),

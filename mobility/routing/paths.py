@@ -82,41 +82,32 @@ def predecessors(
 ) -> jax.Array:
     """The in-link of each node's best path (``n_links`` at origins and unreachable nodes).
 
-    A node takes an in-link that attains its distance from a strictly nearer tail. Where only
-    ties are left (zero-cost links), it takes a tight in-link from a node that already has
-    its path, round after round. Either way the tails come first, so the links form trees.
+    A node takes an in-link that attains its distance from a strictly nearer tail, or, where
+    only ties are left (zero-cost links), from a tail that had its path in an earlier round.
+    Either way the tail comes first, so the links form trees; without ties one round does.
     """
     none = graph.n_links
-    n_sources = dist.shape[1]
-    is_source = jnp.zeros(dist.shape, bool).at[sources, jnp.arange(n_sources)].set(True)
-    pred = jnp.full(dist.shape, none, dtype=jnp.int32)
+    is_source = jnp.zeros(dist.shape, bool).at[sources, jnp.arange(dist.shape[1])].set(True)
     tight, nearer = [], []
     for tails, links in zip(graph.in_tail, graph.in_link, strict=True):
         rows = tails.shape[0]
         cand = dist[tails] + cost[links][:, None]
-        tight.append((cand == dist[:rows]) & jnp.isfinite(cand))
-        nearer.append(dist[tails] < dist[:rows])
+        tight.append((cand == dist[:rows]) & jnp.isfinite(cand) & ~is_source[:rows])
+        nearer.append(tight[-1] & (dist[tails] < dist[:rows]))
 
-    def attach(pred: jax.Array, allowed: list[jax.Array]) -> jax.Array:
-        for slot, links in enumerate(graph.in_link):
-            rows = links.shape[0]
-            take = allowed[slot] & (pred[:rows] == none) & ~is_source[:rows]
-            pred = pred.at[:rows].set(jnp.where(take, links[:, None], pred[:rows]))
-        return pred
-
-    pred = attach(pred, [t & n for t, n in zip(tight, nearer, strict=True)])
-
-    def missing(pred: jax.Array) -> jax.Array:
-        return jnp.isfinite(dist) & ~is_source & (pred == none)
-
-    def tie_round(state: tuple) -> tuple:
+    def round_(state: tuple) -> tuple:
         pred, _ = state
         rooted = is_source | (pred != none)
-        allowed = [t & rooted[tails] for t, tails in zip(tight, graph.in_tail, strict=True)]
-        new = attach(pred, allowed)
-        return new, jnp.any(missing(new)) & jnp.any(new != pred)
+        new = pred
+        for slot, (tails, links) in enumerate(zip(graph.in_tail, graph.in_link, strict=True)):
+            rows = links.shape[0]
+            take = (nearer[slot] | (tight[slot] & rooted[tails])) & (new[:rows] == none)
+            new = new.at[:rows].set(jnp.where(take, links[:, None], new[:rows]))
+        missing = jnp.isfinite(dist) & ~is_source & (new == none)
+        return new, jnp.any(missing) & jnp.any(new != pred)
 
-    pred, _ = jax.lax.while_loop(lambda s: s[1], tie_round, (pred, jnp.any(missing(pred))))
+    pred = jnp.full(dist.shape, none, dtype=jnp.int32)
+    pred, _ = jax.lax.while_loop(lambda s: s[1], round_, (pred, jnp.bool_(True)))
     return pred
 
 
@@ -131,8 +122,8 @@ def shortest_paths(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Costs ``(O, N)`` and predecessor links ``(O, N)`` (-1: none) from node indices ``origins``.
 
-    A host-side convenience over :func:`trees` (float64); nodes that may not be passed
-    through are honoured only as origins given by zone, so here every node is a plain node.
+    A host-side convenience over :func:`trees` (float64) that ignores ``arrays.through``:
+    every node may be passed through here (zone routing honours it, see ``routing_graph``).
     """
     graph = routing_graph(dataclasses.replace(arrays, through=np.ones(arrays.n_nodes, bool)))
     with jax.enable_x64(True):
