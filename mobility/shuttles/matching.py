@@ -11,7 +11,7 @@ Feasibility, per (request, shuttle, i, j):
 - seats: the riders aboard on every leg from i to j, plus one, fit the capacity;
 - the rider's wait (pick-up minus request time) is at most ``max_wait``;
 - the rider's ride (drop-off minus pick-up) is at most ``max_detour`` times the direct time;
-- no stop already planned is delayed past its deadline.
+- no stop already planned is delayed past its deadline (or, if already late, delayed more).
 Cost: the extra rider time the insertion causes, i.e. the new rider's wait plus their ride
 beyond the direct time plus the delay it adds to every stop already planned.
 
@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 INF = 1e9  # travel time meaning "unreachable"; stays finite so masks do the work
+AUCTION_EPS = 1.0  # s: the assignment's total cost is within R * eps of the optimum
 
 
 class Fleet(NamedTuple):
@@ -77,7 +78,9 @@ def _vehicle_tables(times: jax.Array, fleet: Fleet):
     arrive = fleet.ready[:, None] + jnp.concatenate(
         [jnp.zeros_like(fleet.ready)[:, None], jnp.cumsum(legs, axis=1)], axis=1
     )  # [V, K+1]
+    # a stop already late may not be delayed further, but does not block other insertions
     slack = jnp.where(fleet.stop_mask, fleet.stop_deadline - arrive[:, 1:], INF)  # [V, K]
+    slack = jnp.maximum(slack, 0.0)
     slack = jnp.concatenate([slack, jnp.full_like(slack[:, :1], INF)], axis=1)  # [V, K+1]
     # node k (1..K) is at slack index k-1; shift so index k means node k
     node_slack = jnp.concatenate([jnp.full_like(slack[:, :1], INF), slack[:, :-1]], axis=1)
@@ -98,50 +101,71 @@ def _vehicle_tables(times: jax.Array, fleet: Fleet):
 
 
 def score_insertions(
-    times: jax.Array, fleet: Fleet, requests: Requests, limits: Limits
+    times: jax.Array,
+    fleet: Fleet,
+    requests: Requests,
+    limits: Limits,
+    *,
+    candidates: int = 16,
 ) -> Insertions:
-    """Best feasible insertion of every request into every shuttle's plan."""
+    """Best feasible insertion of every request into the plans of its candidate shuttles.
+
+    The candidates of a request are the ``candidates`` shuttles nearest (in time) to its
+    pick-up; with no more shuttles than that, every shuttle is one and the scores are exact.
+    Scores of non-candidates are +inf.
+    """
     K = fleet.stop_edge.shape[1]
+    R, V = requests.origin.shape[0], fleet.edge.shape[0]
     nodes, arrive, mid_slack, tail_slack, max_load, count = _vehicle_tables(times, fleet)
     k = jnp.arange(K + 1)
     nxt = jnp.concatenate([nodes[:, 1:], nodes[:, -1:]], axis=1)  # [V, K+1] node after k
     has_next = k[None, :] < count[:, None]  # [V, K+1]
     base = jnp.where(has_next, times[nodes, nxt], 0.0)  # [V, K+1] leg k -> k+1
     o, d = requests.origin, requests.destination
+    if candidates >= V:
+        cand = jnp.broadcast_to(jnp.arange(V), (R, V))  # [R, M]
+    else:
+        near = times[fleet.edge[None, :], o[:, None]] + jnp.where(fleet.mask, 0.0, INF)[None]
+        cand = jax.lax.top_k(-near, candidates)[1]  # [R, M]
 
-    to_o = times[nodes[None], o[:, None, None]]  # [R, V, K+1]
-    o_next = jnp.where(has_next[None], times[o[:, None, None], nxt[None]], 0.0)
-    to_d = times[nodes[None], d[:, None, None]]
-    d_next = jnp.where(has_next[None], times[d[:, None, None], nxt[None]], 0.0)
+    nodes, nxt, has_next, base = nodes[cand], nxt[cand], has_next[cand], base[cand]
+    arrive, mid_slack, tail_slack = arrive[cand], mid_slack[cand], tail_slack[cand]
+    max_load, count = max_load[cand], count[cand]
+    capacity, vmask = fleet.capacity[cand], fleet.mask[cand]  # [R, M]
+
+    to_o = times[nodes, o[:, None, None]]  # [R, M, K+1]
+    o_next = jnp.where(has_next, times[o[:, None, None], nxt], 0.0)
+    to_d = times[nodes, d[:, None, None]]
+    d_next = jnp.where(has_next, times[d[:, None, None], nxt], 0.0)
     od = times[o, d][:, None, None, None]  # [R, 1, 1, 1]
 
-    pickup_t = arrive[None] + to_o  # [R, V, K+1] (by i)
-    delta1 = to_o + o_next - base[None]  # [R, V, K+1] shift of later nodes, i < j
-    delta2 = to_d + d_next - base[None]  # [R, V, K+1] (by j)
-    same = to_o + od[..., 0] + d_next - base[None]  # [R, V, K+1] i == j
+    pickup_t = arrive + to_o  # [R, M, K+1] (by i)
+    delta1 = to_o + o_next - base  # [R, M, K+1] shift of later nodes, i < j
+    delta2 = to_d + d_next - base  # [R, M, K+1] (by j)
+    same = to_o + od[..., 0] + d_next - base  # [R, M, K+1] i == j
 
     ii = k[:, None]
     jj = k[None, :]
     eq = ii == jj  # [K+1, K+1]
-    p_t = pickup_t[..., :, None]  # [R, V, K+1, 1]
+    p_t = pickup_t[..., :, None]  # [R, M, K+1, 1]
     drop_t = jnp.where(
-        eq, p_t + od, arrive[None, :, None, :] + delta1[..., :, None] + to_d[..., None, :]
-    )  # [R, V, K+1, K+1]
+        eq, p_t + od, arrive[..., None, :] + delta1[..., :, None] + to_d[..., None, :]
+    )  # [R, M, K+1, K+1]
     shift_mid = jnp.where(eq, 0.0, delta1[..., :, None])
     shift_tail = jnp.where(eq, same[..., :, None], delta1[..., :, None] + delta2[..., None, :])
     wait = p_t - requests.time[:, None, None, None]
     ride = drop_t - p_t
-    n = count[None, :, None, None]
+    n = count[..., None, None]
     feasible = (
         (ii <= jj)[None, None]
         & (jj <= n)
         & requests.mask[:, None, None, None]
-        & fleet.mask[None, :, None, None]
-        & (max_load[None] + 1 <= fleet.capacity[None, :, None, None])
+        & vmask[..., None, None]
+        & (max_load + 1 <= capacity[..., None, None])
         & (wait <= limits.max_wait)
         & (ride <= limits.max_detour * requests.direct[:, None, None, None] + limits.detour_slack)
-        & (shift_mid <= mid_slack[None])
-        & (shift_tail <= tail_slack[None, :, None, :])
+        & (shift_mid <= mid_slack)
+        & (shift_tail <= tail_slack[..., None, :])
         & (to_o[..., :, None] < INF / 2)
         & (to_d[..., None, :] < INF / 2)
     )
@@ -153,12 +177,17 @@ def score_insertions(
         + shift_mid * between
         + shift_tail * later
     )
-    cost = jnp.where(feasible, cost, jnp.inf).reshape(*cost.shape[:2], -1)
+    cost = jnp.where(feasible, cost, jnp.inf).reshape(*cost.shape[:2], -1)  # [R, M, (K+1)^2]
     best = jnp.argmin(cost, axis=-1)
+    rows = jnp.arange(R)[:, None]
+
+    def spread(values: jax.Array, fill: float | int) -> jax.Array:
+        return jnp.full((R, V), fill, values.dtype).at[rows, cand].set(values)
+
     return Insertions(
-        cost=jnp.min(cost, axis=-1),
-        pickup=(best // (K + 1)).astype(jnp.int32),
-        dropoff=(best % (K + 1)).astype(jnp.int32),
+        cost=spread(jnp.min(cost, axis=-1), jnp.inf),
+        pickup=spread((best // (K + 1)).astype(jnp.int32), 0),
+        dropoff=spread((best % (K + 1)).astype(jnp.int32), 0),
     )
 
 
@@ -224,7 +253,7 @@ def dispatch_round(
     finite = jnp.isfinite(ins.cost)
     ceiling = 2.0 * jnp.max(jnp.where(finite, ins.cost, 0.0)) + 100.0
     benefit = jnp.where(finite, ceiling - ins.cost, -jnp.inf)
-    return auction(benefit, eps=1e-2), ins
+    return auction(benefit, eps=AUCTION_EPS), ins
 
 
 def brute_force(benefit: np.ndarray) -> float:
