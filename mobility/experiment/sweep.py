@@ -14,6 +14,7 @@ this process (a notebook, the tests), that session is used as it is.
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from collections.abc import Callable
@@ -107,6 +108,9 @@ def _connect(address: str | None, num_cpus: int | None) -> bool:
     if ray.is_initialized():
         return False
     if address is None:
+        # Ray starts its workers at nice 15; the runs are this sweep's foreground work, so
+        # a local Ray that we own gives them normal priority (override with the variable).
+        os.environ.setdefault("RAY_worker_niceness", "0")
         ray.init(
             num_cpus=num_cpus,
             _node_ip_address="127.0.0.1",
