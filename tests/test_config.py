@@ -67,7 +67,7 @@ def test_content_hash_follows_content_not_paths(tmp_path: Path, write_spec) -> N
             ),
             ["field `demand`", "zone 'b' which is not in `zones`"],
         ),
-        (small_scenario(signals="psychic"), ["field `signals`", "'static'"]),
+        (small_scenario(signals="psychic"), ["field `signals`", "unknown controller 'psychic'"]),
         ("- just\n- a list\n", ["expected a mapping"]),
     ],
     ids=[
