@@ -41,6 +41,7 @@ def main() -> None:
 
     from mobility.demand.build import build_demand
     from mobility.experiment import load_sweep, run_sweep
+    from mobility.experiment.sweep import keep_ray_on_loopback
     from mobility.network.build import build_network
     from mobility.scenario import run_scenario
 
@@ -69,6 +70,7 @@ def main() -> None:
 
     # as run_sweep does for a local Ray it starts: workers at normal priority (Ray: nice 15)
     os.environ.setdefault("RAY_worker_niceness", "0")
+    keep_ray_on_loopback()
     t = time.perf_counter()
     ray.init(
         num_cpus=args.cpus,

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+
+# Ray in tests stays on loopback: Ray on Linux otherwise swaps 127.0.0.1 for the machine's
+# outward address (see mobility.experiment.sweep.keep_ray_on_loopback). Read by Ray at import.
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 
 ROOT = Path(__file__).resolve().parent.parent
 NETWORKS = ROOT / "networks"

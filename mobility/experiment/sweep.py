@@ -111,6 +111,7 @@ def _connect(address: str | None, num_cpus: int | None) -> bool:
         # Ray starts its workers at nice 15; the runs are this sweep's foreground work, so
         # a local Ray that we own gives them normal priority (override with the variable).
         os.environ.setdefault("RAY_worker_niceness", "0")
+        keep_ray_on_loopback()
         ray.init(
             num_cpus=num_cpus,
             _node_ip_address="127.0.0.1",
@@ -126,6 +127,21 @@ def _connect(address: str | None, num_cpus: int | None) -> bool:
         msg = f"cannot join the Ray cluster at --address {address}: {exc}"
         raise ClusterError(msg + "; start one with `ray start --head` or drop --address") from None
     return True  # we connected: disconnect at the end (the cluster itself keeps running)
+
+
+def keep_ray_on_loopback() -> None:
+    """Make a local Ray of ours talk over 127.0.0.1 only.
+
+    On Linux, Ray swaps 127.0.0.1 for the machine's outward address so that other nodes
+    can reach it, even when told ``_node_ip_address="127.0.0.1"``. A Ray we start for this
+    machine alone has no other nodes; Ray's own switch for single-machine use (an
+    environment variable every Ray process reads at start, and its value in this process)
+    keeps all its traffic on loopback.
+    """
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    from ray._private import ray_constants
+
+    ray_constants.ENABLE_RAY_CLUSTER = False
 
 
 def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
