@@ -40,6 +40,9 @@ def sweep(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="validate and list the runs, launch nothing")
     ] = False,
+    no_report: Annotated[
+        bool, typer.Option("--no-report", help="do not write report.html into the sweep")
+    ] = False,
 ) -> None:
     """Run a sweep of scenarios on Ray: one task per run, resumable, results queryable."""
     from mobility.experiment.spec import load_sweep
@@ -63,6 +66,10 @@ def sweep(
         f"in {report.elapsed_s:.1f} s"
     )
     console.print(f"sweep directory: [bold]{report.root}[/]")
+    if not no_report and report.ok + report.skipped > 0:
+        from mobility.report import build_report
+
+        console.print(f"report: [bold]{build_report(report.root)}[/]")
     if report.failed:
         console.print(
             f"failed runs: `mobility results query {report.root} "
@@ -87,7 +94,8 @@ def results_summary(
         frame.to_csv(csv, index=False)
     table = Table(title=f"{sweep_dir}: mean and 95% interval over seeds")
     for column in ("variant", "kpi", "n", "mean", "std", "95% interval"):
-        table.add_column(column, justify="left" if column in ("variant", "kpi") else "right")
+        left = column in ("variant", "kpi")
+        table.add_column(column, justify="left" if left else "right", overflow="fold")
     for row in frame.itertuples():
         interval = "-" if math.isnan(row.std) else f"[{row.ci_low:,.2f}, {row.ci_high:,.2f}]"
         table.add_row(row.variant, row.kpi, str(row.n), _num(row.mean), _num(row.std), interval)

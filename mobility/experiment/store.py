@@ -157,8 +157,12 @@ def summary(store: SweepStore, kpis: list[str] | None = None, level: float = 0.9
             msg = f"unknown KPI(s) {unknown}; the sweep has: {known}"
             raise SpecError(msg)
         columns = wanted
+    # variants in the order the sweep file lists them (900 before 1350), not as strings
+    planned = list(dict.fromkeys(run["variant"] for run in store.manifest()["runs"]))
+    order = {variant: i for i, variant in enumerate(planned)}
+    ok = ok.assign(_order=ok["variant"].map(order)).sort_values("_order", kind="stable")
     rows = []
-    for variant, group in ok.groupby("variant", sort=True):
+    for variant, group in ok.groupby("variant", sort=False):
         for column in columns:
             values = pd.to_numeric(group[column], errors="coerce").dropna().to_numpy(float)
             n = len(values)
