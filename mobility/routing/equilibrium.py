@@ -9,8 +9,9 @@ makes them reach small gaps in far fewer iterations. Convergence is the relative
 ``(c(x)·x - c(x)·y) / c(x)·x`` with generalized costs ``c``.
 
 The iterations run inside one compiled ``while_loop`` (a few per call when a progress
-callback asks to be told), on CPU or GPU alike, in float64: the relative gap of 1e-4 and
-the objective to 1e-6 need more than float32's 7 digits on sums over thousands of links.
+callback asks to be told), on CPU or GPU alike. Flows, costs, objective and gap are float64:
+a relative gap of 1e-4 and the objective to 1e-6 need more than float32's 7 digits on sums
+over thousands of links. The shortest-path trees may be float32 (see ``user_equilibrium``).
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ class Equilibrium:
     objective: float  # Beckmann objective (generalized cost)
     tstt: float  # total system travel time: sum of flow x travel time
     gap: float  # relative gap of the returned flows
-    iterations: int  # k: flow updates + 1 (each needs one all-or-nothing; one more checks the gap)
+    iterations: int  # k: all-or-nothing loads that built the flows (one more checked the gap)
     converged: bool  # gap <= the target
     seconds: float  # wall time of the iterations, compilation included
     gaps: np.ndarray  # (k,) relative gap after each iteration
