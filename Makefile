@@ -29,8 +29,18 @@ lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check mobility tests bench
 	$(VENV)/bin/ruff format --check mobility tests bench
 
-bench: $(DEV_STAMP)
+BENCH_STAMP := $(VENV)/.installed-bench
+
+$(BENCH_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	touch $(BASE_STAMP) $(DEV_STAMP) $@
+
+# The quick benchmarks; bench/resco.py and bench/signal_model.py take longer, run them alone.
+bench: $(BENCH_STAMP)
 	$(PY) bench/overhead.py
+	$(PY) bench/sweep.py
+	$(PY) bench/assignment.py
+	$(PY) bench/dispatch.py
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .ruff_cache

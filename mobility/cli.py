@@ -18,6 +18,7 @@ from rich.text import Text
 from mobility.errors import MobilityError
 from mobility.experiment.commands import results_app, sweep
 from mobility.report.commands import report
+from mobility.routing.commands import assign
 from mobility.signals.commands import signals_app
 
 app = typer.Typer(
@@ -33,6 +34,7 @@ app.command("sweep")(sweep)
 app.add_typer(results_app, name="results")
 app.add_typer(signals_app, name="signals")
 app.command("report")(report)
+app.command("assign")(assign)
 
 console = Console()
 errors = Console(stderr=True)

@@ -1,20 +1,21 @@
 """Planner reports: one self-contained HTML file with maps, plots, KPIs and comparisons.
 
 ``build_report(path)`` takes a run directory, a folder of them or a sweep directory;
-``export_gpkg(run, out)`` writes the edges with their KPIs as a GeoPackage.
+``export_gpkg(run, out)`` writes the edges with their KPIs as a GeoPackage. Names are
+imported on first use (matplotlib and pandas load only when a report is made).
 """
 
-from mobility.report.build import build_report
-from mobility.report.edges import edge_kpis, export_gpkg
-from mobility.report.load import ReportError, RunData, SweepData, load_run, open_input
+from mobility.lazy import lazy_exports
 
-__all__ = [
-    "ReportError",
-    "RunData",
-    "SweepData",
-    "build_report",
-    "edge_kpis",
-    "export_gpkg",
-    "load_run",
-    "open_input",
-]
+_EXPORTS = {
+    "ReportError": "load",
+    "RunData": "load",
+    "SweepData": "load",
+    "build_report": "build",
+    "edge_kpis": "edges",
+    "export_gpkg": "edges",
+    "load_run": "load",
+    "open_input": "load",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -1,32 +1,30 @@
 """Routing in JAX: batched shortest paths, all-or-nothing loading, user-equilibrium assignment.
 
 Pure JAX and numpy (no SUMO, no Ray), so it runs unchanged on a GPU machine that has
-only those. ``commands`` holds the ``mobility assign`` command.
+only those. ``commands`` holds the ``mobility assign`` command. Names are imported on
+first use, so registering the command does not load JAX.
 """
 
-from mobility.routing.cost import LinkCosts, beckmann, generalized_cost, travel_time
-from mobility.routing.equilibrium import ALGORITHMS, Equilibrium, user_equilibrium
-from mobility.routing.graph import RoutingGraph, routing_graph
-from mobility.routing.loading import all_or_nothing, load_trees
-from mobility.routing.paths import Trees, shortest_paths, trees
-from mobility.routing.tntp import TntpNetwork, from_tntp, read_flows
+from mobility.lazy import lazy_exports
 
-__all__ = [
-    "ALGORITHMS",
-    "Equilibrium",
-    "LinkCosts",
-    "RoutingGraph",
-    "TntpNetwork",
-    "Trees",
-    "all_or_nothing",
-    "beckmann",
-    "from_tntp",
-    "generalized_cost",
-    "load_trees",
-    "read_flows",
-    "routing_graph",
-    "shortest_paths",
-    "travel_time",
-    "trees",
-    "user_equilibrium",
-]
+_EXPORTS = {
+    "ALGORITHMS": "equilibrium",
+    "Equilibrium": "equilibrium",
+    "LinkCosts": "cost",
+    "RoutingGraph": "graph",
+    "TntpNetwork": "tntp",
+    "Trees": "paths",
+    "all_or_nothing": "loading",
+    "beckmann": "cost",
+    "from_tntp": "tntp",
+    "generalized_cost": "cost",
+    "load_trees": "loading",
+    "read_flows": "tntp",
+    "routing_graph": "graph",
+    "shortest_paths": "paths",
+    "travel_time": "cost",
+    "trees": "paths",
+    "user_equilibrium": "equilibrium",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
