@@ -4,7 +4,7 @@ Tables (Parquet, in the run directory):
 - ``requests.parquet``: one row per rider request: times, status (``served``, ``rejected``,
   ``unfinished`` = still waiting or riding at the end), wait, in-vehicle time, detour ratio.
 - ``fleet.parquet``: one row per shuttle: km, empty km, km at each load (``km_load_<n>``),
-  riders, CO2.
+  riders, the last edge it was seen on, CO2.
 - ``stops.parquet`` (lines only): one row per stop call: planned and actual headway, load.
 
 Summary keys in ``kpis.json`` start with ``shuttle_``. Wait = boarding time minus request
@@ -102,6 +102,7 @@ def shuttle_tables(
                 "empty_km": float(km_load.get(0, 0.0)),
                 "hours": _hours(cols, i, spec),
                 "riders": int(sum(1 for q in rows if q["vehicle"] == vid)),
+                "last_edge": monitor.edge.get(vid, "") if monitor is not None else "",
                 "co2_kg": _num(cols, "CO2_abs", i) / MG_PER_KG,
             }
             for load in range(max_load + 1):

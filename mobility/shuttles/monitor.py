@@ -35,6 +35,7 @@ class FleetMonitor:
         self.load: dict[str, int] = {}
         self.km_at_load: dict[str, dict[int, float]] = defaultdict(lambda: defaultdict(float))
         self.max_load: dict[str, int] = defaultdict(int)
+        self.edge: dict[str, str] = {}  # last normal edge each vehicle was seen on
         self.rejected: dict[str, tuple[float, str]] = {}  # person -> (time, reason)
         self.on_demand = {f.name: f for f in spec.shuttles if isinstance(f, OnDemandService)}
         self.dispatchers: dict[str, Any] = {}
@@ -55,7 +56,9 @@ class FleetMonitor:
 
     def sample(self, engine: Engine) -> None:
         """Attribute the distance driven since the last sample to the load carried."""
-        for vid, (odo, persons, _edge) in engine.vehicle_states(self.vehicles).items():
+        for vid, (odo, persons, edge) in engine.vehicle_states(self.vehicles).items():
+            if edge and not edge.startswith(":"):
+                self.edge[vid] = edge
             before = self.odometer.get(vid)
             if before is not None and odo >= before:
                 self.km_at_load[vid][self.load.get(vid, 0)] += (odo - before) / 1000.0

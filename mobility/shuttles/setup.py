@@ -109,7 +109,7 @@ def prepare_shuttles(spec: ScenarioSpec, *, net: Path, folder: Path) -> ShuttleS
         if isinstance(fleet, LineService):
             ids, xml = _line(spec, fleet, graph, vclass, where, stops_xml, stop_edges)
         else:
-            ids, xml = _on_demand(spec, fleet, graph, vclass, where)
+            ids, xml = _on_demand(spec, fleet, graph, vclass, where, stops_xml)
         setup.fleets[fleet.name] = ids
         elements.extend(xml)
     if spec.riders is not None:
@@ -165,11 +165,19 @@ def _vtype_xml(fleet: LineService | OnDemandService, vclass: str) -> str:
     }
     params = ""
     if isinstance(fleet, OnDemandService):
-        idle = {"stay": "stop", "depot": "stop", "circle": "randomCircling"}[fleet.idle]
+        # SUMO's own idling: "stop" where the last rider left, "randomCircling", or
+        # "taxistand": back to the nearest of the fleet's depots (parkingAreas listed by a
+        # rerouter, see :func:`_depot_stands`; parking.ignoreDest picks the nearest one)
+        idle = {"stay": "stop", "depot": "taxistand", "circle": "randomCircling"}[fleet.idle]
         params = (
             '    <param key="has.taxi.device" value="true"/>\n'
             f'    <param key="device.taxi.idle-algorithm" value="{idle}"/>\n'
         )
+        if fleet.idle == "depot":
+            params += (
+                f'    <param key="device.taxi.stands-rerouter" value="{_stands_id(fleet)}"/>\n'
+                '    <param key="parking.ignoreDest" value="1"/>\n'
+            )
     head = " ".join(f"{k}={quoteattr(val)}" for k, val in attrs.items())
     return f"  <vType {head}>\n{params}  </vType>\n"
 
@@ -230,7 +238,12 @@ def _line(
 
 
 def _on_demand(
-    spec: ScenarioSpec, fleet: OnDemandService, graph: Any, vclass: str, where: str
+    spec: ScenarioSpec,
+    fleet: OnDemandService,
+    graph: Any,
+    vclass: str,
+    where: str,
+    stops_xml: list[str],
 ) -> tuple[list[str], list[tuple[float, str]]]:
     for i, depot in enumerate(fleet.depots):
         graph.check_edge(depot.edge, vclass, f"{where}.depots.{i}.edge", what="depot")
@@ -250,6 +263,8 @@ def _on_demand(
             )
             raise SpecError(msg)
     counts = _split(fleet.fleet_size, [d.vehicles for d in fleet.depots], where)
+    if fleet.idle == "depot":
+        stops_xml.append(_depot_stands(fleet, graph, vclass, counts))
     ids, xml = [], []
     for depot, count in zip(fleet.depots, counts, strict=True):
         length = graph.edge_length(depot.edge)
@@ -269,6 +284,36 @@ def _on_demand(
                 )
             )
     return ids, xml
+
+
+def _stands_id(fleet: OnDemandService) -> str:
+    return f"depots_{fleet.name}"
+
+
+def _depot_stands(fleet: OnDemandService, graph: Any, vclass: str, counts: list[int]) -> str:
+    """A parkingArea per depot and the rerouter that lists them: SUMO's taxi stands.
+
+    SUMO's "taxistand" idle algorithm sends an idle taxi to a parkingArea of the rerouter
+    named by its ``device.taxi.stands-rerouter``; with ``parking.ignoreDest`` the nearest.
+    """
+    xml, reroutes, edges = [], [], []
+    for i, (depot, count) in enumerate(zip(fleet.depots, counts, strict=True)):
+        pid = f"{_stands_id(fleet)}.{i}"
+        length = graph.edge_length(depot.edge)
+        xml.append(
+            f'  <parkingArea id="{pid}" lane="{graph.lane_for(depot.edge, vclass)}" '
+            f'startPos="{length * 0.1:.1f}" endPos="{length * 0.9:.1f}" '
+            f'roadsideCapacity="{max(count, fleet.fleet_size)}" friendlyPos="true"/>\n'
+        )
+        reroutes.append(f'      <parkingAreaReroute id="{pid}"/>\n')
+        edges.append(depot.edge)
+    xml.append(
+        f'  <rerouter id="{_stands_id(fleet)}" edges="{" ".join(dict.fromkeys(edges))}" '
+        f'vTypes="shuttle_{fleet.name}">\n    <interval begin="0" end="1e9">\n'
+        + "".join(reroutes)
+        + "    </interval>\n  </rerouter>\n"
+    )
+    return "".join(xml)
 
 
 def _split(size: int, given: list[int | None], where: str) -> list[int]:

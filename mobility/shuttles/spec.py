@@ -90,7 +90,11 @@ class OnDemandService(StrictModel):
     fleet_size: int = Field(ge=1, le=10_000)
     depots: list[Depot] = Field(min_length=1)
     service_area: list[str] | None = Field(None, description="edges; default: all")
-    idle: Literal["stay", "depot", "circle"] = "stay"
+    idle: Literal["stay", "depot", "circle"] = Field(
+        "stay",
+        description="idle shuttles: stay where the last rider left, drive back to the nearest "
+        "depot (SUMO's taxistand idling), or circle (SUMO's randomCircling)",
+    )
     max_wait: float = Field(600.0, gt=0, description="s a rider waits at most")
     max_detour: float = Field(2.0, ge=1.0, description="ride time / direct time at most")
     pooling: bool = True
