@@ -64,6 +64,21 @@ POD = {"service": "on_demand", "name": "pods", "fleet_size": 2, "depots": [{"edg
             "shuttles.0.service_area",
             "none of its edges",
         ),
+        (
+            {**POD, "service_area": {"polygon": [[5000, 5000], [5100, 5000], [5100, 5100]]}},
+            "shuttles.0.service_area.polygon",
+            "no edge of the network lies inside it",
+        ),
+        (
+            {**POD, "service_area": {"polygon": [[0, 0], [1, 0], [0, 1]], "coords": "lonlat"}},
+            "shuttles.0.service_area.coords",
+            "no geo-reference",
+        ),
+        (
+            {**POD, "service_area": {"polygon": [[0, 0], [400, 400], [400, 0], [0, 400]]}},
+            "shuttles.0.service_area.polygon",
+            "crosses itself",
+        ),
     ],
 )
 def test_network_checks_name_the_field(tmp_path, write_spec, fleet, field, words) -> None:

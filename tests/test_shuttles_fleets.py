@@ -40,3 +40,39 @@ def test_idle_behaviours(tmp_path: Path, dispatcher: str) -> None:
     assert out["depot"]["km"] > out["stay"]["km"] + 0.4  # the way back: >= 2 blocks of 200 m
     # circle: keeps driving all the idle time (10 min at up to 13.9 m/s: kilometres)
     assert out["circle"]["km"] > out["depot"]["km"] + 2.0
+
+
+# The square around junctions A0, B0, A1, B1 of the 3x3 grid (at x, y = 100 and 300).
+SQUARE = [[80, 80], [320, 80], [320, 320], [80, 320]]
+
+
+@pytest.mark.parametrize("area", [{"polygon": SQUARE}, ["A0B0", "B0B1", "A1B1", "B1A1", "B0A0"]])
+def test_service_area_rejects_requests_from_or_to_outside(tmp_path: Path, area) -> None:
+    trips = [
+        {"at": 20, "from": "B0B1", "to": "B1A1"},  # inside
+        {"at": 30, "from": "B0C0", "to": "B1A1"},  # from outside
+        {"at": 40, "from": "A1B1", "to": "C1C2"},  # to outside
+    ]
+    data = on_demand(tmp_path, riders={"trips": trips}, end=600, service_area=area)
+    result, requests, _ = run(tmp_path, data)
+    assert [r["status"] for r in requests] == ["served", "rejected", "rejected"]
+    assert [r["reason"] for r in requests][1:] == ["outside_service_area"] * 2
+    assert [r["arrival_time"] for r in requests][1:] == [30, 40]  # rejected when asked
+    assert result.kpis["shuttle_requests"] == 3
+    assert result.kpis["shuttle_rejection_rate"] == pytest.approx(2 / 3)
+
+
+def test_service_area_polygon_in_lon_lat() -> None:
+    from mobility.shuttles.graph import NetGraph
+
+    net = Path(__file__).resolve().parent.parent / "networks/resco/cologne1/cologne1.net.xml"
+    graph = NetGraph(net)
+    (x0, y0), (x1, y1) = graph.net.getBBoxXY()
+    xm = (x0 + x1) / 2
+    left = [(x0 - 1, y0 - 1), (xm, y0 - 1), (xm, y1 + 1), (x0 - 1, y1 + 1)]
+    in_xy = graph.edges_in(left, lonlat=False, where="f")
+    lonlat = [graph.net.convertXY2LonLat(x, y) for x, y in left]
+    assert graph.edges_in(lonlat, lonlat=True, where="f") == in_xy
+    assert 0 < len(in_xy) < len(graph.edges)
+    every = [(x0 - 1e4, y0 - 1e4), (x1 + 1e4, y0 - 1e4), (x1 + 1e4, y1 + 1e4), (x0 - 1e4, y1 + 1e4)]
+    assert graph.edges_in(every, lonlat=False, where="f") == set(graph.edges)

@@ -141,6 +141,38 @@ class NetGraph:
                 )
                 raise SpecError(msg) from None
 
+    def edges_in(self, polygon: list[tuple[float, float]], *, lonlat: bool, where: str) -> set[str]:
+        """Edges whose whole shape lies inside ``polygon`` (net x/y, or lon/lat converted)."""
+        from shapely import LineString, Polygon, covers, prepare
+
+        if lonlat:
+            if not self.net.hasGeoProj():
+                msg = (
+                    f"field `{where}.coords`: the network has no geo-reference, so lon/lat "
+                    "cannot be placed on it; give the polygon in the net's x/y (coords: xy)"
+                )
+                raise SpecError(msg)
+            polygon = [self.net.convertLonLat2XY(lon, lat) for lon, lat in polygon]
+        area = Polygon(polygon)
+        if not area.is_valid:
+            msg = (
+                f"field `{where}.polygon`: the polygon crosses itself; list its corners in "
+                "order around the area"
+            )
+            raise SpecError(msg)
+        prepare(area)
+        inside = {e for e in self.edges if covers(area, LineString(self.net.getEdge(e).getShape()))}
+        if not inside:
+            (x0, y0), (x1, y1) = self.net.getBBoxXY()
+            msg = (
+                f"field `{where}.polygon`: no edge of the network lies inside it (the network "
+                f"spans x {x0:.0f}..{x1:.0f}, y {y0:.0f}..{y1:.0f}"
+                + (" in net metres" if not lonlat else "")
+                + "); check the coordinates and `coords` (xy or lonlat)"
+            )
+            raise SpecError(msg)
+        return inside
+
     # -- travel times ------------------------------------------------------------------
 
     def times(self, vclass: str, speeds: np.ndarray | None = None) -> np.ndarray:

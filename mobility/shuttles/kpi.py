@@ -63,7 +63,9 @@ def shuttle_tables(
             "in_vehicle_s": math.nan,
             "detour_ratio": math.nan,
         }
-        if r.id in rejected:
+        if r.rejected:
+            row["status"], row["reason"], row["arrival_time"] = "rejected", r.rejected, r.time
+        elif r.id in rejected:
             row["status"], row["reason"] = "rejected", rejected[r.id][1]
             row["arrival_time"] = rejected[r.id][0]
         elif ride is not None and ride["arrival"] >= 0:

@@ -27,7 +27,7 @@ import numpy as np
 
 from mobility.config import ScenarioSpec
 from mobility.errors import SpecError
-from mobility.shuttles.spec import LineService, OnDemandService, RidersSpec
+from mobility.shuttles.spec import LineService, OnDemandService, RidersSpec, ServiceArea
 from mobility.sim.engine import Engine
 
 ROUTES_FILE = "shuttles.rou.xml"
@@ -36,6 +36,7 @@ PERSONINFO = "personinfo.raw.xml"
 TRIPINFO_XML = "tripinfo.raw.xml"
 STOPINFO = "stopinfo.raw.xml"
 SAMPLE_PERIOD = 5.0  # s between fleet samples (distance and load)
+OUTSIDE_AREA = "outside_service_area"  # rejection reason
 
 
 @dataclass
@@ -49,6 +50,7 @@ class Request:
     destination: str
     direct_time: float
     direct_length: float
+    rejected: str = ""  # reason, when rejected before it reached SUMO (outside_service_area)
 
 
 @dataclass
@@ -98,6 +100,7 @@ def prepare_shuttles(spec: ScenarioSpec, *, net: Path, folder: Path) -> ShuttleS
     elements: list[tuple[float, str]] = []  # (depart, xml), sorted before writing
     types_xml: list[str] = []
     stop_edges: dict[str, tuple[str, float]] = {}
+    areas: dict[str, set[str]] = {}  # fleet -> edges of its service area (if it has one)
     algos = {f.dispatcher for f in spec.shuttles if isinstance(f, OnDemandService)}
     for index, fleet in enumerate(spec.shuttles):
         where = f"shuttles.{index}"
@@ -110,10 +113,13 @@ def prepare_shuttles(spec: ScenarioSpec, *, net: Path, folder: Path) -> ShuttleS
             ids, xml = _line(spec, fleet, graph, vclass, where, stops_xml, stop_edges)
         else:
             ids, xml = _on_demand(spec, fleet, graph, vclass, where, stops_xml)
+            area = _service_area(fleet, graph, vclass, where)
+            if area is not None:
+                areas[fleet.name] = area
         setup.fleets[fleet.name] = ids
         elements.extend(xml)
     if spec.riders is not None:
-        reqs, xml = _riders(spec, spec.riders, graph, stop_edges)
+        reqs, xml = _riders(spec, spec.riders, graph, stop_edges, areas)
         setup.requests = reqs
         elements.extend(xml)
     elements.sort(key=lambda e: e[0])
@@ -247,21 +253,6 @@ def _on_demand(
 ) -> tuple[list[str], list[tuple[float, str]]]:
     for i, depot in enumerate(fleet.depots):
         graph.check_edge(depot.edge, vclass, f"{where}.depots.{i}.edge", what="depot")
-    if fleet.service_area is not None:
-        usable = [e for e in fleet.service_area if graph.usable(e, vclass)]
-        if not usable:
-            msg = (
-                f"field `{where}.service_area`: none of its edges is in the network and open "
-                f"to {vclass!r}; list edges of the network"
-            )
-            raise SpecError(msg)
-        missing = sorted(set(fleet.service_area) - set(usable))
-        if missing:
-            msg = (
-                f"field `{where}.service_area`: edges {missing[:5]} are not in the network or "
-                f"closed to {vclass!r}; remove them"
-            )
-            raise SpecError(msg)
     counts = _split(fleet.fleet_size, [d.vehicles for d in fleet.depots], where)
     if fleet.idle == "depot":
         stops_xml.append(_depot_stands(fleet, graph, vclass, counts))
@@ -284,6 +275,40 @@ def _on_demand(
                 )
             )
     return ids, xml
+
+
+def _service_area(fleet: OnDemandService, graph: Any, vclass: str, where: str) -> set[str] | None:
+    """The edges of a fleet's service area (given, or inside its polygon); None: everywhere."""
+    area = fleet.service_area
+    if area is None:
+        return None
+    if isinstance(area, ServiceArea):
+        edges = graph.edges_in(
+            area.polygon, lonlat=area.coords == "lonlat", where=f"{where}.service_area"
+        )
+        usable = {e for e in edges if graph.usable(e, vclass)}
+        if not usable:
+            msg = (
+                f"field `{where}.service_area.polygon`: no edge inside it is open to "
+                f"{vclass!r}; draw it around roads the shuttles may use"
+            )
+            raise SpecError(msg)
+        return usable
+    usable = [e for e in area if graph.usable(e, vclass)]
+    if not usable:
+        msg = (
+            f"field `{where}.service_area`: none of its edges is in the network and open "
+            f"to {vclass!r}; list edges of the network"
+        )
+        raise SpecError(msg)
+    missing = sorted(set(area) - set(usable))
+    if missing:
+        msg = (
+            f"field `{where}.service_area`: edges {missing[:5]} are not in the network or "
+            f"closed to {vclass!r}; remove them"
+        )
+        raise SpecError(msg)
+    return set(usable)
 
 
 def _stands_id(fleet: OnDemandService) -> str:
@@ -336,7 +361,10 @@ def _riders(
     riders: RidersSpec,
     graph: Any,
     stop_edges: dict[str, tuple[str, float]],
+    areas: dict[str, set[str]],
 ) -> tuple[list[Request], list[tuple[float, str]]]:
+    """Rider requests and their SUMO persons; a request from or to an edge outside its
+    fleet's service area is recorded as rejected (``outside_service_area``), not simulated."""
     fleet = next(f for f in spec.shuttles if riders.fleet is None or f.name == riders.fleet)
     is_line = isinstance(fleet, LineService)
     for zone, members in riders.zones.items():
@@ -399,6 +427,10 @@ def _riders(
                 f'arrivalPos="{graph.edge_length(d) / 2:.1f}"/>\n'
             )
             depart_pos[pid] = graph.edge_length(o) / 2
+        area = areas.get(fleet.name)
+        if area is not None and (o not in area or d not in area):
+            requests.append(Request(pid, fleet.name, round(t, 1), o, d, cost, length, OUTSIDE_AREA))
+            continue
         requests.append(Request(pid, fleet.name, round(t, 1), o, d, cost, length))
         pos = f' departPos="{depart_pos[pid]:.1f}"' if pid in depart_pos else ""
         xml.append((t, f'  <person id="{pid}" depart="{t:.1f}"{pos}>\n{body}  </person>\n'))

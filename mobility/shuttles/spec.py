@@ -81,6 +81,15 @@ class Depot(StrictModel):
     vehicles: int | None = Field(None, ge=0, description="default: fleet split evenly")
 
 
+class ServiceArea(StrictModel):
+    """A polygon; the service area is every edge whose whole shape lies inside it."""
+
+    polygon: list[tuple[float, float]] = Field(min_length=3, description="corner points")
+    coords: Literal["xy", "lonlat"] = Field(
+        "xy", description="xy: the net's metres; lonlat: WGS84 (geo-referenced nets only)"
+    )
+
+
 class OnDemandService(StrictModel):
     """An on-demand fleet of SUMO taxis serving rider requests in its service area."""
 
@@ -89,7 +98,11 @@ class OnDemandService(StrictModel):
     vehicle: VehicleSpec = VehicleSpec()
     fleet_size: int = Field(ge=1, le=10_000)
     depots: list[Depot] = Field(min_length=1)
-    service_area: list[str] | None = Field(None, description="edges; default: all")
+    service_area: list[str] | ServiceArea | None = Field(
+        None,
+        description="edges, or {polygon: [[x, y], ...], coords: xy|lonlat}; default: all. "
+        "Requests from or to an edge outside it are rejected (outside_service_area)",
+    )
     idle: Literal["stay", "depot", "circle"] = Field(
         "stay",
         description="idle shuttles: stay where the last rider left, drive back to the nearest "
@@ -106,7 +119,7 @@ class OnDemandService(StrictModel):
         if self.dispatcher not in DISPATCHERS:
             msg = f"unknown dispatcher {self.dispatcher!r}; use one of {', '.join(DISPATCHERS)}"
             raise ValueError(msg)
-        if self.service_area is not None and not self.service_area:
+        if isinstance(self.service_area, list) and not self.service_area:
             raise ValueError("service_area has no edges; list its edges or leave it out")
         return self
 
