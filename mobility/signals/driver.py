@@ -6,6 +6,13 @@ asks the controller for the next green phase per intersection, and carries the d
 out: a green is held at least ``min_green`` and at most ``max_green`` seconds, and every
 change shows the yellow (and all-red) built from the net's own states before the new
 green, scheduled as one-shot engine events. Controllers never see SUMO.
+
+An incoming lane is observed as its *approach*: the lane and the lanes feeding it through
+unsignalised junctions whose downstream end lies within ``approach`` metres of the stop
+line (an outgoing lane likewise with the lanes it feeds). Nets built from OSM cut roads
+into short segments before clustered junctions; a queue on them would otherwise be
+invisible (a 9 m incoming lane holds one car while its queue stands 150 m upstream). A
+feeding lane that splits counts towards each lane it feeds with an equal share.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from mobility.signals.types import Layout, Observation, PhaseController
 from mobility.sim.engine import Engine, variable
 
 _LANE_VARS = ("LAST_STEP_VEHICLE_NUMBER", "LAST_STEP_VEHICLE_HALTING_NUMBER", "VAR_WAITING_TIME")
+APPROACH_M = 200.0  # m of road before (after) a stop line that a controller sees
 
 
 @dataclass
@@ -40,6 +48,7 @@ class SignalDriver:
     max_green: float
     yellow: float | None = None
     all_red: float | None = None
+    approach: float = APPROACH_M
     lights: list[_Light] = field(default_factory=list)
 
     def attach(self, engine: Engine) -> None:
@@ -72,7 +81,19 @@ class SignalDriver:
                 self._switch(engine, light, shown, 0, now)
             self.lights.append(light)
         self.layout = _layout(self.tls, self.lights, in_lanes, out_lanes, moves, engine)
-        self._in_index, self._out_index, lanes = _lane_slots(self.layout, in_lanes, out_lanes)
+        controlled = {
+            pair
+            for t in engine.traffic_lights()
+            for group in engine.signal_links(t)
+            for pair in group
+        }
+        in_reach = [
+            [_reach(engine, x, self.approach, controlled, up=True) for x in g] for g in in_lanes
+        ]
+        out_reach = [
+            [_reach(engine, x, self.approach, controlled, up=False) for x in g] for g in out_lanes
+        ]
+        self._in_sum, self._out_sum, lanes = _lane_sums(self.layout, in_reach, out_reach)
         engine.subscribe("lane", lanes, [variable(name) for name in _LANE_VARS])
         self.controller.reset(self.layout, min_green=self.min_green)
         engine.every(self.decision_interval, self._decide, first=now)
@@ -81,16 +102,15 @@ class SignalDriver:
 
     def observe(self, engine: Engine) -> Observation:
         """The current observation (also useful to a caller that only watches)."""
-        values = engine.values("lane")  # [lane, var]
-        values = np.vstack([values, np.zeros((1, values.shape[1]))])  # padded slot -> 0
+        values = np.nan_to_num(engine.values("lane"))  # [lane, var]
         now = engine.time
-        inn = values[self._in_index]  # [T, I, var]
+        inn = self._in_sum.apply(values)  # [T, I, var]
         return Observation(
             time=now,
             in_vehicles=inn[..., 0],
             in_halting=inn[..., 1],
             in_waiting=inn[..., 2],
-            out_vehicles=values[self._out_index][..., 0],
+            out_vehicles=self._out_sum.apply(values[:, :1])[..., 0],
             phase=np.array([lt.phase for lt in self.lights]),
             phase_age=np.array([now - lt.green_since for lt in self.lights]),
         )
@@ -194,17 +214,84 @@ def _layout(
     )
 
 
-def _lane_slots(
-    layout: Layout, in_lanes: list[list[str]], out_lanes: list[list[str]]
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Index arrays from padded slots into one subscribed lane list (pad -> last row)."""
-    lanes = sorted({x for group in in_lanes + out_lanes for x in group})
+def _reach(
+    engine: Engine, lane: str, distance: float, controlled: set[tuple[str, str]], *, up: bool
+) -> list[tuple[str, float]]:
+    """``lane`` and the lanes feeding it (``up``) or fed by it, within ``distance`` m of its
+    stop line (its start when going down), through unsignalised junctions: ``[(lane, share)]``.
+    """
+    found = {lane: 1.0}
+    frontier = [(lane, 0.0, 1.0)]  # (lane, m from the stop line to its far end, share)
+    lengths: dict[str, float] = {}
+
+    def length(x: str) -> float:
+        if x not in lengths:
+            lengths[x] = engine.lane_info(x)[0]
+        return lengths[x]
+
+    while frontier:
+        current, dist, share = frontier.pop()
+        dist += length(current)
+        if dist >= distance:
+            continue
+        if up:
+            nxt = [
+                (x, share / max(len(set(engine.lane_links(x))), 1))
+                for x in engine.lanes_into(current)
+                if (x, current) not in controlled
+            ]
+        else:
+            links = [x for x in set(engine.lane_links(current)) if not x.startswith(":")]
+            if any((current, x) in controlled for x in links):
+                continue  # ``current`` enters another signal: its queue belongs there
+            nxt = [(x, share / len(links)) for x in links]
+        for x, part in nxt:
+            if x.startswith(":") or x in found:
+                continue
+            found[x] = part
+            frontier.append((x, dist, part))
+    return list(found.items())
+
+
+@dataclass(frozen=True)
+class _SlotSum:
+    """Sums lane values into padded slots: ``out[slot] = sum(share * values[row])``."""
+
+    shape: tuple[int, int]  # (T, slots)
+    slot: np.ndarray  # [pairs] int: flat slot index
+    row: np.ndarray  # [pairs] int: subscribed lane row
+    share: np.ndarray  # [pairs] float
+
+    def apply(self, values: np.ndarray) -> np.ndarray:
+        """[T, slots, var] from lane values [lane, var]."""
+        size = self.shape[0] * self.shape[1]
+        part = values[self.row] * self.share[:, None]  # [pairs, var]
+        out = np.stack(
+            [np.bincount(self.slot, part[:, v], minlength=size) for v in range(values.shape[1])],
+            axis=-1,
+        )
+        return out.reshape(*self.shape, values.shape[1])
+
+
+def _lane_sums(
+    layout: Layout,
+    in_reach: list[list[list[tuple[str, float]]]],
+    out_reach: list[list[list[tuple[str, float]]]],
+) -> tuple[_SlotSum, _SlotSum, list[str]]:
+    """Slot sums for incoming and outgoing slots over one subscribed lane list."""
+    lanes = sorted({x for g in in_reach + out_reach for reach in g for x, _ in reach})
     row = {lane: i for i, lane in enumerate(lanes)}
-    pad = len(lanes)
-    in_index = np.full(layout.in_mask.shape, pad)
-    out_index = np.full(layout.out_mask.shape, pad)
-    for k, group in enumerate(in_lanes):
-        in_index[k, : len(group)] = [row[x] for x in group]
-    for k, group in enumerate(out_lanes):
-        out_index[k, : len(group)] = [row[x] for x in group]
-    return in_index, out_index, lanes
+
+    def sums(reaches: list[list[list[tuple[str, float]]]], width: int) -> _SlotSum:
+        slot, rows, share = [], [], []
+        for k, group in enumerate(reaches):
+            for i, reach in enumerate(group):
+                for lane, part in reach:
+                    slot.append(k * width + i)
+                    rows.append(row[lane])
+                    share.append(part)
+        return _SlotSum(
+            (len(reaches), width), np.array(slot, int), np.array(rows, int), np.array(share, float)
+        )
+
+    return sums(in_reach, layout.in_mask.shape[1]), sums(out_reach, layout.out_mask.shape[1]), lanes

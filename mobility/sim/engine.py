@@ -256,6 +256,24 @@ class Engine:
         """Length (m) and speed limit (m/s) of a lane."""
         return float(self._api.lane.getLength(lane)), float(self._api.lane.getMaxSpeed(lane))
 
+    def lane_links(self, lane: str) -> list[str]:
+        """Lanes a vehicle on ``lane`` may enter next (across the junction at its end)."""
+        return [str(link[0]) for link in self._api.lane.getLinks(lane)]
+
+    def lanes_into(self, lane: str) -> list[str]:
+        """Lanes with a link into ``lane`` (from the edges entering the junction at its start)."""
+        api = self._api
+        junction = api.edge.getFromJunction(api.lane.getEdgeID(lane))
+        found = []
+        for edge in api.junction.getIncomingEdges(junction):
+            if edge.startswith(":"):
+                continue  # internal lanes
+            for i in range(api.edge.getLaneNumber(edge)):
+                other = f"{edge}_{i}"
+                if any(link[0] == lane for link in api.lane.getLinks(other)):
+                    found.append(other)
+        return found
+
     def vehicle_count(self) -> int:
         """Vehicles currently in the network."""
         return int(self._api.vehicle.getIDCount())

@@ -1,0 +1,63 @@
+"""The approach a controller sees: a short incoming lane with its feeding lanes, cut at
+other signals; on RESCO's ingolstadt1 (a 9 m side-road lane whose queue stands upstream)
+max pressure then beats the net's own program."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mobility.config import load_spec
+from mobility.scenario import run_scenario
+from mobility.signals.driver import _reach
+from mobility.sim.engine import Engine
+
+ROOT = Path(__file__).resolve().parent.parent
+INGOLSTADT = ROOT / "networks" / "resco" / "ingolstadt1"
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    log = tmp_path_factory.mktemp("approach") / "sumo.log"
+    with Engine(["-c", str(INGOLSTADT / "ingolstadt1.sumocfg")], log_file=log) as eng:
+        yield eng
+
+
+def _controlled(engine: Engine) -> set[tuple[str, str]]:
+    return {p for t in engine.traffic_lights() for g in engine.signal_links(t) for p in g}
+
+
+def test_short_lane_sees_its_feeders(engine) -> None:
+    controlled = _controlled(engine)
+    reach = dict(_reach(engine, "164051413_1", 200.0, controlled, up=True))
+    assert reach["164051413_1"] == 1.0
+    assert "391891458#0_1" in reach and "653473569#5_1" in reach  # both feeding roads
+    assert reach["391891458#0_1"] == 0.5  # it also feeds the opposite road
+    assert reach["25149219#1_1"] == 0.5  # 9 m + 17 m from the stop line: within 200 m
+    assert all(0 < share <= 1 for share in reach.values())
+    assert not any(lane.startswith(":") for lane in reach)
+    assert _reach(engine, "164051413_2", 0.0, controlled, up=True) == [("164051413_2", 1.0)]
+
+
+def test_approach_stops_at_distance(engine) -> None:
+    controlled = _controlled(engine)
+    reach = dict(_reach(engine, "164051413_1", 20.0, controlled, up=True))
+    assert "391891458#0_1" in reach  # its end is 9 m from the stop line
+    assert "25149219#1_1" not in reach  # its end is 26 m away
+
+
+def test_outgoing_reach_goes_downstream(engine) -> None:
+    controlled = _controlled(engine)
+    reach = dict(_reach(engine, "104010475#0_1", 200.0, controlled, up=False))
+    assert any(lane.startswith("104012170_") for lane in reach)
+
+
+def test_max_pressure_beats_static_on_ingolstadt1(tmp_path) -> None:
+    spec = load_spec(ROOT / "experiments" / "resco" / "ingolstadt1.yaml")
+    delay = {}
+    for controller in ("static", "max_pressure"):
+        signals = spec.signals.model_copy(update={"controller": controller})
+        run = run_scenario(spec.model_copy(update={"signals": signals}), tmp_path)
+        delay[controller] = run.kpis["resco_delay_s"]
+    assert delay["max_pressure"] < 0.8 * delay["static"], delay
