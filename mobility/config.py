@@ -281,6 +281,30 @@ class OutputsSpec(StrictModel):
     emissions: bool = Field(True, description="HBEFA emissions per trip and per edge")
 
 
+class RoutingSpec(StrictModel):
+    """How vehicles of OD demand pick their routes: ``routing: ue`` or a mapping.
+
+    ``free_flow`` (the default, as without a ``routing`` section): duarouter's fastest
+    path on the empty network for every trip. ``ue``: static user equilibrium (BPR link
+    costs, see :mod:`mobility.routing`) of the OD flows per profile slice; vehicles are
+    given its paths in proportion to the equilibrium path flows, so that the simulation
+    starts from an equilibrium. Link capacity is ``lanes * saturation_flow``.
+    """
+
+    assignment: Literal["free_flow", "ue"] = "free_flow"
+    algorithm: Literal["fw", "cfw", "bfw"] = "bfw"
+    gap: float = Field(1e-4, gt=0, lt=1, description="relative gap to stop at")
+    max_iterations: int = Field(500, ge=1, le=10_000)
+    saturation_flow: float = Field(1800.0, gt=0, description="veh/h per lane (BPR capacity)")
+    bpr_alpha: float = Field(0.15, ge=0)
+    bpr_power: float = Field(4.0, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"assignment": value} if isinstance(value, str) else value
+
+
 class ScenarioSpec(StrictModel):
     """One scenario: everything needed to reproduce a run, and nothing about how."""
 
@@ -297,6 +321,7 @@ class ScenarioSpec(StrictModel):
     outputs: OutputsSpec = OutputsSpec()
     shuttles: list[FleetSpec] = []
     riders: RidersSpec | None = None
+    routing: RoutingSpec | None = None
 
     @field_validator("network", mode="before")
     @classmethod
@@ -307,6 +332,19 @@ class ScenarioSpec(StrictModel):
     @classmethod
     def _demand(cls, value: Any) -> Any:
         return _demand_shorthand(value)
+
+    @field_validator("routing")
+    @classmethod
+    def _routing_needs_od(cls, value: RoutingSpec | None, info: ValidationInfo) -> Any:
+        demand = info.data.get("demand")
+        if value is not None and value.assignment == "ue" and not isinstance(demand, ODDemand):
+            kind = getattr(demand, "type", "this")
+            msg = (
+                f"assignment `ue` routes OD demand, but the demand is of type {kind!r}; "
+                "use `demand.type: od` or remove the `routing` section"
+            )
+            raise ValueError(msg)
+        return value
 
     @model_validator(mode="after")
     def _window(self) -> ScenarioSpec:
@@ -323,6 +361,8 @@ class ScenarioSpec(StrictModel):
         editing a route file changes them.
         """
         data = self.model_dump(mode="json")
+        if data.get("routing") is None:  # specs without routing keep their earlier hashes
+            data.pop("routing", None)
         digest = hashlib.sha256(json.dumps(_hash_files(data), sort_keys=True).encode())
         return digest.hexdigest()
 

@@ -3,7 +3,8 @@
 - random trips: ``randomTrips.py`` (fringe factor, minimum distance, time-of-day profile
   as a list of insertion rates), then ``duarouter``;
 - OD flows: a TAZ file (zones as edge sets, or the user's TAZ file) and a ``tazRelation``
-  matrix per profile slice, ``od2trips``, then ``duarouter``;
+  matrix per profile slice, ``od2trips``, then ``duarouter`` (free-flow routes), or with
+  ``routing: ue`` routes from the equilibrium path flows (:mod:`mobility.demand.assigned`);
 - route files: used as they are.
 
 Every tool gets the scenario seed, so the same spec gives the same vehicles. Results are
@@ -34,6 +35,8 @@ def build_demand(spec: ScenarioSpec, net_path: Path) -> list[Path]:
         "seed": spec.seed,
         "window": [spec.begin, spec.end],
     }
+    if spec.routing is not None and spec.routing.assignment != "free_flow":
+        key["routing"] = spec.routing.model_dump(mode="json")
     if isinstance(demand, ODDemand) and demand.taz_file is not None:
         key["taz"] = file_hash(demand.taz_file)
     if isinstance(demand, RandomTripsDemand):
@@ -141,6 +144,10 @@ def _od_trips(demand: ODDemand, spec: ScenarioSpec, net: Path, out: Path) -> Pat
         raise DemandError(
             f"field `demand`: od2trips could not turn the OD flows into trips:\n{details}"
         )
+    if spec.routing is not None and spec.routing.assignment == "ue":
+        from mobility.demand.assigned import assign_routes  # JAX: only UE routing needs it
+
+        return assign_routes(demand, spec.routing, spec, net, trips, out)
     return _route(trips, net, spec.seed, out, zones=demand.zones)
 
 
