@@ -142,3 +142,15 @@ def test_dispatcher_exception_stops_the_run_clearly(tmp_path, write_spec, monkey
     message = str(err.value)
     assert "dispatcher 'mobility' of fleet 'pods' failed at t=" in message
     assert "riders waiting" in message and "ZeroDivisionError" in message
+
+
+def test_several_fleets_checks(tmp_path, write_spec) -> None:
+    other = {**POD, "name": "other"}
+    data = with_fleet(tmp_path, {**POD, "dispatcher": "mobility"})
+    data["shuttles"].append({**other, "dispatcher": "greedy"})
+    with pytest.raises(SpecError, match="'mobility' cannot share a run"):
+        Scenario.from_yaml(write_spec(data))
+    data["shuttles"][1]["dispatcher"] = "mobility"
+    data["riders"]["trips"][0]["fleet"] = "nobody"
+    with pytest.raises(SpecError, match=r"riders.trips.0.fleet 'nobody' is not a fleet"):
+        Scenario.from_yaml(write_spec(data))

@@ -76,3 +76,50 @@ def test_service_area_polygon_in_lon_lat() -> None:
     assert 0 < len(in_xy) < len(graph.edges)
     every = [(x0 - 1e4, y0 - 1e4), (x1 + 1e4, y0 - 1e4), (x1 + 1e4, y1 + 1e4), (x0 - 1e4, y1 + 1e4)]
     assert graph.edges_in(every, lonlat=False, where="f") == set(graph.edges)
+
+
+@pytest.mark.parametrize("dispatcher", ["greedy", "mobility"])
+def test_two_fleets_serve_only_their_own_riders(tmp_path: Path, dispatcher: str) -> None:
+    # "west" parks at A0B0, "east" at C2C1. West's riders ask right next to east's depot and
+    # east's riders next to west's: each fleet must still drive across to its own riders.
+    data = on_demand(tmp_path, riders={}, end=900)
+    common = {"service": "on_demand", "fleet_size": 1, "dispatcher": dispatcher}
+    data["shuttles"] = [
+        {**common, "name": "west", "depots": [{"edge": "A0B0"}], "dispatch_period": 10},
+        {**common, "name": "east", "depots": [{"edge": "C2C1"}], "dispatch_period": 15},
+    ]
+    data["riders"] = {
+        "trips": [
+            {"at": 20, "from": "C1C0", "to": "B0A0", "fleet": "west"},
+            {"at": 25, "from": "B0C0", "to": "C1C2", "fleet": "east"},
+            {"at": 30, "from": "C2B2", "to": "B1A1", "fleet": "west"},
+        ]
+    }
+    result, requests, fleet = run(tmp_path, data)
+    assert [r["status"] for r in requests] == ["served"] * 3
+    assert [r["vehicle"].split(".")[0] for r in requests] == [r["fleet"] for r in requests]
+    assert [r["fleet"] for r in requests] == ["west", "east", "west"]
+    k = result.kpis
+    assert k["shuttle_fleet_west_served"] == 2 and k["shuttle_fleet_east_served"] == 1
+    assert k["shuttle_served"] == 3 and k["shuttle_vehicles"] == 2
+    assert k["shuttle_fleet_west_vehicle_km"] + k["shuttle_fleet_east_vehicle_km"] == (
+        pytest.approx(k["shuttle_vehicle_km"])
+    )
+    assert {f["fleet"]: f["riders"] for f in fleet} == {"west": 2, "east": 1}
+
+
+def test_two_fleets_under_sumos_algorithm_record_rejections(tmp_path: Path) -> None:
+    # One shuttle per fleet, many riders of "west" who wait 1 minute at most: some are
+    # rejected, and SUMO (which cannot remove riders waiting in a taxi group) keeps running.
+    data = on_demand(tmp_path, riders={}, end=700)
+    common = {"service": "on_demand", "fleet_size": 1, "dispatcher": "greedy", "max_wait": 60}
+    data["shuttles"] = [
+        {**common, "name": "west", "depots": [{"edge": "A0B0"}]},
+        {**common, "name": "east", "depots": [{"edge": "C2C1"}]},
+    ]
+    trips = [{"at": 20 + 5 * i, "from": "C1C0", "to": "B0A0", "fleet": "west"} for i in range(6)]
+    data["riders"] = {"trips": trips}
+    result, requests, _ = run(tmp_path, data)
+    assert "rejected" in {r["status"] for r in requests}
+    assert all(r["reason"] == "max_wait exceeded" for r in requests if r["status"] == "rejected")
+    assert result.kpis["shuttle_fleet_east_served"] == 0

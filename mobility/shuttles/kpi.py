@@ -7,8 +7,9 @@ Tables (Parquet, in the run directory):
   riders, the last edge it was seen on, CO2.
 - ``stops.parquet`` (lines only): one row per stop call: planned and actual headway, load.
 
-Summary keys in ``kpis.json`` start with ``shuttle_``. Wait = boarding time minus request
-time; detour ratio = in-vehicle time over the direct shortest time at free-flow speed.
+Summary keys in ``kpis.json`` start with ``shuttle_`` (all fleets together); with several
+fleets, each fleet's own follow as ``shuttle_fleet_<name>_<kpi>``. Wait = boarding time minus
+request time; detour ratio = in-vehicle time over the direct shortest time at free-flow speed.
 """
 
 from __future__ import annotations
@@ -114,6 +115,15 @@ def shuttle_tables(
     pq.write_table(fleet_table, run_dir / "fleet.parquet")
 
     kpis = _summary(rows, fleet_rows, max_load)
+    if len(fleets) > 1:  # the same KPIs per fleet: shuttle_fleet_<name>_<kpi>
+        for name in fleets:
+            mine = _summary(
+                [r for r in rows if r["fleet"] == name],
+                [f for f in fleet_rows if f["fleet"] == name],
+                max_load,
+            )
+            prefix = f"shuttle_fleet_{name}_"
+            kpis.update({prefix + k.removeprefix("shuttle_"): v for k, v in mine.items()})
     lines = [f for f in spec.shuttles if isinstance(f, LineService)]
     if lines:
         kpis.update(_line_kpis(run_dir / STOPINFO, lines, run_dir))

@@ -2,7 +2,9 @@
 
 Every request ends served or rejected: a rider of an on-demand fleet whose request no
 shuttle has taken ``max_wait`` seconds after it was made is taken out of the simulation and
-recorded as rejected (SUMO's own algorithms never give up on a reservation). A request a
+recorded as rejected (SUMO's own algorithms never give up on a reservation; with several
+fleets under one of SUMO's algorithms the rider is only recorded, see
+:func:`mobility.shuttles.setup.taxi_groups`). A request a
 shuttle has already taken is left to it (its wait may then exceed ``max_wait``). With
 ``dispatcher: mobility`` the monitor also runs our dispatcher every dispatch period; any
 exception it raises stops the run with a :class:`SimulationError` that says so.
@@ -39,6 +41,11 @@ class FleetMonitor:
         self.rejected: dict[str, tuple[float, str]] = {}  # person -> (time, reason)
         self.on_demand = {f.name: f for f in spec.shuttles if isinstance(f, OnDemandService)}
         self.dispatchers: dict[str, Any] = {}
+        from mobility.shuttles.setup import taxi_groups
+
+        # SUMO 1.28 cannot remove a rider waiting in a taxi group (see taxi_groups): such
+        # rejections are recorded, and the rider stays (a shuttle may still fetch them)
+        self.remove_rejected = not taxi_groups(spec)
         for name, fleet in self.on_demand.items():
             if fleet.dispatcher == "mobility":
                 from mobility.shuttles.dispatcher import MobilityDispatcher
@@ -105,7 +112,7 @@ class FleetMonitor:
             if person in self.rejected:
                 continue
             self.rejected[person] = (now, reason)
-            if person in present:
+            if person in present and self.remove_rejected:
                 engine.remove_person(person)
 
     def _fleet_of(self, person: str) -> str | None:

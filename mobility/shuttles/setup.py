@@ -267,6 +267,7 @@ def _on_demand(
                 (
                     spec.begin,
                     f'  <trip id="{vid}" type="shuttle_{fleet.name}" depart="{spec.begin:g}" '
+                    f'line="{taxi_line(spec, fleet.name)}" '
                     f'departPos="{max(pos, 0.0):.1f}" from="{depot.edge}" to="{depot.edge}">\n'
                     # an initial idling stop: without it SUMO may let a taxi leave early
                     f'    <stop lane="{graph.lane_for(depot.edge, vclass)}" '
@@ -341,6 +342,26 @@ def _depot_stands(fleet: OnDemandService, graph: Any, vclass: str, counts: list[
     return "".join(xml)
 
 
+def taxi_groups(spec: ScenarioSpec) -> bool:
+    """Whether fleets need SUMO taxi groups to keep their riders apart.
+
+    Only when SUMO's algorithm dispatches several on-demand fleets: ours hands each fleet
+    only its own riders anyway. Groups have a cost in SUMO 1.28: a rider waiting for a
+    ``taxi:<fleet>`` taxi cannot be removed (``MSDevice_Taxi::removeReservation`` only
+    handles the plain ``taxi`` line and leaves a dangling reservation that crashes the next
+    dispatch), so :class:`~mobility.shuttles.monitor.FleetMonitor` then records rejections
+    without taking the rider out.
+    """
+    fleets = [f for f in spec.shuttles if isinstance(f, OnDemandService)]
+    return len(fleets) > 1 and fleets[0].dispatcher != "mobility"
+
+
+def taxi_line(spec: ScenarioSpec, fleet: str) -> str:
+    """The SUMO line of a fleet's taxis and its riders' rides: ``taxi:<fleet>`` (a taxi
+    group, SUMO >= 1.14: its taxis take only riders asking for it) or plain ``taxi``."""
+    return f"taxi:{fleet}" if taxi_groups(spec) else "taxi"
+
+
 def _split(size: int, given: list[int | None], where: str) -> list[int]:
     fixed = sum(g for g in given if g is not None)
     free = [i for i, g in enumerate(given) if g is None]
@@ -365,15 +386,21 @@ def _riders(
 ) -> tuple[list[Request], list[tuple[float, str]]]:
     """Rider requests and their SUMO persons; a request from or to an edge outside its
     fleet's service area is recorded as rejected (``outside_service_area``), not simulated."""
-    fleet = next(f for f in spec.shuttles if riders.fleet is None or f.name == riders.fleet)
-    is_line = isinstance(fleet, LineService)
-    for zone, members in riders.zones.items():
-        for m in members:
-            ok = m in stop_edges if is_line else graph.has_edge(m)
-            if not ok:
-                kind = f"a stop of line {fleet.name!r}" if is_line else "an edge of the network"
-                msg = f"field `riders.zones.{zone}`: {m!r} is not {kind}; fix the name"
-                raise SpecError(msg)
+    fleets = {f.name: f for f in spec.shuttles}
+    default = riders.fleet or spec.shuttles[0].name
+
+    def check(place: str, fleet: str, where: str) -> None:
+        """A zone member or trip end: a stop of a line, an edge for an on-demand fleet."""
+        is_line = isinstance(fleets[fleet], LineService)
+        if not (place in stop_edges if is_line else graph.has_edge(place)):
+            kind = f"a stop of line {fleet!r}" if is_line else "an edge of the network"
+            msg = f"field `{where}`: {place!r} is not {kind}; fix the name"
+            raise SpecError(msg)
+
+    for flow in riders.flows:
+        for zone in (flow.origin, flow.destination):
+            for m in riders.zones[zone]:
+                check(m, flow.fleet or default, f"riders.zones.{zone}")
     rng = np.random.default_rng(spec.seed + 7919)
     until = riders.until if riders.until is not None else max(spec.begin, spec.end - 900.0)
     until = min(until, spec.end)
@@ -382,7 +409,7 @@ def _riders(
     span = until - spec.begin
     requests: list[Request] = []
     xml: list[tuple[float, str]] = []
-    times: list[tuple[float, str, str]] = []
+    times: list[tuple[float, str, str, str]] = []
     for flow in riders.flows:
         slices = len(profile)
         for s in range(slices):
@@ -392,21 +419,19 @@ def _riders(
             for t in np.sort(rng.uniform(lo, lo + span / slices, n)):
                 o = str(rng.choice(riders.zones[flow.origin]))
                 d = str(rng.choice(riders.zones[flow.destination]))
-                times.append((float(t), o, d))
-    for trip in riders.trips:
+                times.append((float(t), o, d, flow.fleet or default))
+    for i, trip in enumerate(riders.trips):
         for end, where in ((trip.origin, "from"), (trip.destination, "to")):
-            ok = end in stop_edges if is_line else graph.has_edge(end)
-            if not ok:
-                kind = f"a stop of line {fleet.name!r}" if is_line else "an edge of the network"
-                msg = f"field `riders.trips` ({where}): {end!r} is not {kind}; fix the name"
-                raise SpecError(msg)
-        times.append((trip.at, trip.origin, trip.destination))
+            check(end, trip.fleet or default, f"riders.trips.{i}.{where}")
+        times.append((trip.at, trip.origin, trip.destination, trip.fleet or default))
     times.sort()
-    vclass = "bus" if is_line else "taxi"
     depart_pos: dict[str, float] = {}
-    for k, (t, o, d) in enumerate(times):
+    for k, (t, o, d, name) in enumerate(times):
         if o == d:
             continue
+        fleet = fleets[name]
+        is_line = isinstance(fleet, LineService)
+        vclass = "bus" if is_line else "taxi"
         pid = f"rider.{k}"
         if is_line:
             oe, _ = stop_edges[o]
@@ -423,7 +448,7 @@ def _riders(
             # riders wait and leave mid-edge: a taxi dropping at an edge's very end may find
             # no room for its idling stop and leave the simulation (SUMO #17652)
             body = (
-                f'    <ride from="{o}" to="{d}" lines="taxi" '
+                f'    <ride from="{o}" to="{d}" lines="{taxi_line(spec, fleet.name)}" '
                 f'arrivalPos="{graph.edge_length(d) / 2:.1f}"/>\n'
             )
             depart_pos[pid] = graph.edge_length(o) / 2

@@ -135,6 +135,7 @@ class RiderFlow(StrictModel):
     origin: str = Field(alias="from")
     destination: str = Field(alias="to")
     per_hour: float = Field(gt=0)
+    fleet: str | None = Field(None, description="fleet that serves it; default riders.fleet")
 
 
 class RiderTrip(StrictModel):
@@ -145,6 +146,7 @@ class RiderTrip(StrictModel):
     at: float = Field(ge=0, description="s")
     origin: str = Field(alias="from")
     destination: str = Field(alias="to")
+    fleet: str | None = Field(None, description="fleet that serves it; default riders.fleet")
 
 
 class RidersSpec(StrictModel):
@@ -156,7 +158,9 @@ class RidersSpec(StrictModel):
     request can end served or rejected before the run does).
     """
 
-    fleet: str | None = Field(None, description="fleet name; default the first fleet")
+    fleet: str | None = Field(
+        None, description="fleet of flows and trips that name none; default the first fleet"
+    )
     zones: dict[str, Annotated[list[str], Field(min_length=1)]] = {}
     flows: list[RiderFlow] = []
     trips: list[RiderTrip] = Field([], description="given requests, besides the flows")
@@ -186,8 +190,18 @@ def check_fleets(fleets: list[Any], riders: RidersSpec | None) -> None:
     if len(algos - {"mobility"}) > 1:
         msg = "shuttles: SUMO runs one taxi dispatch algorithm per run; use one for all fleets"
         raise ValueError(msg)
+    if "mobility" in algos and len(algos) > 1:
+        msg = (
+            "shuttles: dispatcher 'mobility' cannot share a run with one of SUMO's (SUMO's "
+            "would dispatch every fleet's taxis); use the same dispatcher for all fleets"
+        )
+        raise ValueError(msg)
     if riders is not None:
         if not fleets:
             raise ValueError("riders: given without any `shuttles:` fleet; add a fleet")
-        if riders.fleet is not None and riders.fleet not in names:
-            raise ValueError(f"riders.fleet {riders.fleet!r} is not a fleet ({', '.join(names)})")
+        named = [("riders.fleet", riders.fleet)]
+        named += [(f"riders.flows.{i}.fleet", f.fleet) for i, f in enumerate(riders.flows)]
+        named += [(f"riders.trips.{i}.fleet", t.fleet) for i, t in enumerate(riders.trips)]
+        for where, name in named:
+            if name is not None and name not in names:
+                raise ValueError(f"{where} {name!r} is not a fleet ({', '.join(names)})")
