@@ -219,8 +219,8 @@ def _demand_shorthand(value: Any) -> Any:
 
 # Controllers by name. Phase controllers decide the next green every decision interval and
 # the engine inserts the transitions; program controllers write a SUMO program once.
-PHASE_CONTROLLERS = ("max_pressure", "greedy", "sotl")
-PROGRAM_CONTROLLERS = ("static", "webster", "actuated", "delay_based")
+PHASE_CONTROLLERS = ("max_pressure", "greedy", "sotl", "model_predictive")
+PROGRAM_CONTROLLERS = ("static", "webster", "actuated", "delay_based", "optimized")
 CONTROLLERS = PROGRAM_CONTROLLERS + PHASE_CONTROLLERS
 
 
@@ -279,6 +279,9 @@ class OutputsSpec(StrictModel):
 
     edgedata_period: float = Field(300.0, gt=0, description="s per edge-data interval")
     emissions: bool = Field(True, description="HBEFA emissions per trip and per edge")
+    resco_queue: bool = Field(
+        False, description="KPI resco_queue: stopped vehicles within 200 m of each stop line"
+    )
 
 
 class RoutingSpec(StrictModel):

@@ -210,7 +210,17 @@ def _layout(
             for p, state in enumerate(greens):
                 serves[k, p, m] = state[link] in "Gg"
     return Layout(
-        tuple(tls), in_mask, out_mask, move_in, move_out, move_mask, serves, phase_mask, in_length
+        tuple(tls),
+        in_mask,
+        out_mask,
+        move_in,
+        move_out,
+        move_mask,
+        serves,
+        phase_mask,
+        in_length,
+        tuple(map(tuple, in_lanes)),
+        tuple(map(tuple, out_lanes)),
     )
 
 

@@ -25,18 +25,38 @@ class SignalSetup:
     tls: list[str] = field(default_factory=list)
     info: dict[str, object] = field(default_factory=dict)
     _spec: ScenarioSpec | None = None
+    model: object | None = None  # the JAX model's arrays (model_predictive)
+
+    queue: object | None = None  # QueueObserver, when outputs.resco_queue asks for it
+
+    def kpis(self) -> dict[str, float]:
+        """The signal KPIs of the finished run (``resco_queue`` when asked for)."""
+        return self.queue.kpis() if self.queue is not None else {}
 
     def attach(self, engine: Engine) -> None:
         """Start the phase controller (if any) on the running engine."""
         spec = self._spec
+        if spec is not None and spec.outputs.resco_queue:
+            from mobility.signals.queue import QueueObserver
+
+            every = spec.signals.decision_interval
+            self.queue = QueueObserver(self.tls or engine.traffic_lights(), every)
+            self.queue.attach(engine, first=engine.time + every)
         if spec is None or spec.signals.controller not in PHASE_CONTROLLERS or not self.tls:
             return
         from mobility.signals.controllers import make_controller
         from mobility.signals.driver import SignalDriver
 
         sig = spec.signals
+        if sig.controller == "model_predictive":
+            from mobility.signals.model_predictive import ModelPredictive
+
+            controller = ModelPredictive(self.model, **dict(sig.params))
+            controller.decision_interval = sig.decision_interval
+        else:
+            controller = make_controller(sig.controller, dict(sig.params))
         driver = SignalDriver(
-            controller=make_controller(sig.controller, dict(sig.params)),
+            controller=controller,
             tls=self.tls,
             decision_interval=sig.decision_interval,
             min_green=sig.min_green,
@@ -84,9 +104,31 @@ def prepare_signals(
         plans = plans_from_net(signals, tls, yellow=sig.yellow, all_red=sig.all_red)
     except ValueError as exc:
         raise SpecError(f"field `signals.tls`: {exc}; leave that signal out of `tls`") from None
-    if sig.controller in PHASE_CLASSES:
+    if sig.controller == "model_predictive":
+        from mobility.signals.model_build import build_model
+        from mobility.signals.model_predictive import ModelPredictive
+
         try:
-            PHASE_CLASSES[sig.controller](**sig.params)
+            ModelPredictive(None, **sig.params)
+        except ValueError as exc:
+            raise SpecError(f"field `signals.params`: {exc}; fix or remove it") from None
+        setup.model = build_model(
+            net,
+            routes,
+            tls=tls,
+            begin=spec.begin,
+            end=spec.end,
+            dt=float(sig.params.get("dt", 2.0)),
+            yellow=sig.yellow,
+            all_red=sig.all_red,
+            min_green=sig.min_green,
+            max_green=sig.max_green,
+            saturation_flow=sig.saturation_flow,
+        )
+    if sig.controller in PHASE_CLASSES or sig.controller == "model_predictive":
+        try:
+            if sig.controller in PHASE_CLASSES:
+                PHASE_CLASSES[sig.controller](**sig.params)
         except ValueError as exc:
             raise SpecError(f"field `signals.params`: {exc}; fix or remove it") from None
         for plan in plans.values():
@@ -118,6 +160,28 @@ def prepare_signals(
             )
             logics.append(xml)
         setup.info["webster_cycle_s"] = cycles
+    elif sig.controller == "optimized":
+        from mobility.signals.optimized import optimized_programs
+
+        try:
+            logics, info = optimized_programs(
+                net=net,
+                routes=routes,
+                tls=tls,
+                begin=spec.begin,
+                end=spec.end,
+                seed=spec.seed,
+                yellow=sig.yellow,
+                all_red=sig.all_red,
+                min_green=sig.min_green,
+                max_green=sig.max_green,
+                saturation_flow=sig.saturation_flow,
+                params=dict(sig.params),
+                folder=folder,
+            )
+        except ValueError as exc:
+            raise SpecError(f"field `signals.params`: {exc}; fix or remove it") from None
+        setup.info.update(info)
     else:
         for plan in plans.values():
             logics.append(

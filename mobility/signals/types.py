@@ -27,6 +27,8 @@ class Layout:
     serves: np.ndarray  # [T, P, M] bool: green phase p gives movement m a green
     phase_mask: np.ndarray  # [T, P] bool: phase slot used
     in_length: np.ndarray  # [T, I] float: lane length, m (1 where padded)
+    in_lanes: tuple[tuple[str, ...], ...] = ()  # [T][I used] incoming lane ids
+    out_lanes: tuple[tuple[str, ...], ...] = ()  # [T][O used] outgoing lane ids
 
     @property
     def lane_served(self) -> np.ndarray:

@@ -1,0 +1,241 @@
+"""A differentiable network traffic model for signal timing, in JAX.
+
+Model choice: a *spatial queue with free-flow delay* on every edge (a link-level
+store-and-forward model, as in Aboudolas et al. 2009, with Yperman's point-queue delay line):
+
+- a vehicle entering an edge travels it at free-flow speed (a delay line of
+  ``round(length / speed / dt)`` steps, kept in a ring buffer), then joins the queue of
+  the movement (next edge) it will take, split by the turning ratios of the scenario's
+  routes;
+- a movement discharges at most ``saturation flow x green`` per step, and no more than
+  its share of the free storage (``lanes x length / 7.5 m`` vehicles) of the next edge:
+  a full edge blocks the movements into it (spill-back), and sources wait outside a full
+  entry edge (vertical queue, SUMO's depart delay);
+- delay is the vehicle-seconds spent in movement queues and in source queues.
+
+Why this and not a cell-transmission model: the loss SUMO reports (RESCO delay = time
+loss + depart delay) is dominated by queueing at stop lines; the free-flow delay line keeps
+platoons intact, so offsets matter (CTM diffuses platoons at coarse cells and needs many
+cells per edge, i.e. more memory per plan); per-movement queues keep a blocked left turn
+from stopping a green through movement (with one FIFO queue per edge it would). Storage
+gives spill-back, which is what makes bad plans gridlock. The state is small (``E x K``
+delay line plus ``M`` queues), so thousands of plans fit in one ``vmap``.
+
+Signals: each light cycles through its green phases with fixed yellow/all-red after each
+(``cycle = sum(greens) + lost``); the green of phase ``p`` is a window of the cycle,
+relaxed with sigmoids of width ``tau`` seconds so that gradients reach green times,
+offsets (and through them the cycle length). ``tau -> 0`` gives the hard windows.
+
+Everything here is pure: no SUMO, no Ray. Written for one plan and one demand sample;
+batch with ``jax.vmap`` outside. Arrays are padded: ``E`` edges (the last one is the sink,
+where routes end), ``M`` movements, ``T`` lights (plus one dummy, always-green light for
+unsignalised movements), ``P`` green phases, ``K`` delay-line slots.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+JAM_SPACING_M = 7.5  # m of lane per stored vehicle (car + gap, standing)
+CHUNK = 50  # steps per checkpointed chunk of the scan (memory of backprop ~ steps / CHUNK)
+
+
+class ModelNet(NamedTuple):
+    """The fixed network of one scenario (a pytree of arrays)."""
+
+    storage: jax.Array  # [E] vehicles an edge holds (sink: huge)
+    delay_steps: jax.Array  # [E] int free-flow steps to traverse the edge, in 1..K-1
+    move_from: jax.Array  # [M] int edge a movement leaves
+    move_to: jax.Array  # [M] int edge it enters (E-1: the sink, route ends)
+    move_sat: jax.Array  # [M] veh/s saturation flow
+    move_tls: jax.Array  # [M] int light controlling it (T: the always-green dummy)
+    move_serves: jax.Array  # [M, P] float 1 where green phase p of its light serves it
+    split: jax.Array  # [M] share of the from-edge's vehicles taking this movement
+    slots: jax.Array  # [K] zeros; only its length (delay-line slots) is used
+
+
+class Timing(NamedTuple):
+    """The fixed part of the signal plans: which phases exist and their transitions."""
+
+    phase_mask: jax.Array  # [T, P] float 1 where the green phase exists
+    lost: jax.Array  # [T, P] s of yellow + all-red shown after green p
+    min_green: jax.Array  # [T, P] s
+    max_green: jax.Array  # [T, P] s
+
+
+class Plan(NamedTuple):
+    """A fixed-time plan for every light: green times and offsets."""
+
+    green: jax.Array  # [T, P] s of green per phase (0 where masked)
+    offset: jax.Array  # [T] s: the cycle of light t starts at offset (mod cycle)
+
+
+class Demand(NamedTuple):
+    """Vehicles appearing at their first edge, per time bin."""
+
+    rate: jax.Array  # [B, E] veh/s entering edge e during bin b
+    begin: jax.Array  # [] s, start of bin 0
+    bin_s: jax.Array  # [] s per bin
+
+
+class State(NamedTuple):
+    """The traffic at one step."""
+
+    line: jax.Array  # [K, E] vehicles that entered edge e k steps ago (ring buffer)
+    running: jax.Array  # [E] vehicles travelling on an edge (not yet queued)
+    queue: jax.Array  # [M] vehicles queued for a movement
+    waiting: jax.Array  # [E] vehicles waiting to enter at a source edge
+    step: jax.Array  # [] int
+    entered: jax.Array  # [] vehicles that entered the network
+    exited: jax.Array  # [] vehicles that left it
+    delay: jax.Array  # [] vehicle-seconds in queues so far
+
+
+def initial_state(net: ModelNet) -> State:
+    """An empty network at step 0."""
+    e, m, k = net.storage.shape[0], net.move_from.shape[0], net.slots.shape[0]
+    z = jnp.zeros((), net.storage.dtype)
+    return State(
+        jnp.zeros((k, e)),
+        jnp.zeros(e),
+        jnp.zeros(m),
+        jnp.zeros(e),
+        jnp.zeros((), jnp.int32),
+        z,
+        z,
+        z,
+    )
+
+
+def stored(state: State) -> jax.Array:
+    """[] vehicles inside the network or waiting to enter it."""
+    return state.running.sum() + state.queue.sum() + state.waiting.sum()
+
+
+def step(net: ModelNet, state: State, green: jax.Array, arrivals: jax.Array, dt: float) -> State:
+    """Advance one step of ``dt`` s. ``green`` [M] in [0, 1], ``arrivals`` [E] vehicles."""
+    e = net.storage.shape[0]
+    k = state.line.shape[0]
+    cols = jnp.arange(e)
+    # vehicles reaching the end of their edge join the queue of their next movement
+    slot = (state.step - net.delay_steps) % k
+    reached = state.line[slot, cols]  # [E]
+    running = state.running - reached
+    queue = state.queue + reached[net.move_from] * net.split
+    # what wants to move this step: discharge bounded by saturation flow x green
+    want = jnp.minimum(queue, net.move_sat * green * dt)  # [M]
+    src_want = state.waiting + arrivals  # [E]
+    # spill-back: each edge admits at most its free storage, shared in proportion
+    occupied = running + jax.ops.segment_sum(queue, net.move_from, e)
+    supply = jnp.maximum(net.storage - occupied, 0.0)
+    asked = jax.ops.segment_sum(want, net.move_to, e) + src_want
+    admit = jnp.where(asked > supply, supply / jnp.maximum(asked, 1e-9), 1.0)  # [E]
+    flow = want * admit[net.move_to]
+    src_in = src_want * admit
+    queue = queue - flow
+    inflow = jax.ops.segment_sum(flow, net.move_to, e) + src_in  # [E]
+    exited = inflow[e - 1]
+    inflow = inflow.at[e - 1].set(0.0)
+    line = state.line.at[state.step % k].set(inflow)
+    waiting = src_want - src_in
+    return State(
+        line=line,
+        running=running + inflow,
+        queue=queue,
+        waiting=waiting,
+        step=state.step + 1,
+        entered=state.entered + arrivals.sum(),
+        exited=state.exited + exited,
+        delay=state.delay + (queue.sum() + waiting.sum()) * dt,
+    )
+
+
+def phase_windows(plan: Plan, timing: Timing, t: jax.Array, tau: float) -> jax.Array:
+    """[T, P] how green each phase is at time ``t`` (s): sigmoid-relaxed cycle windows."""
+    green = plan.green * timing.phase_mask
+    span = green + timing.lost * timing.phase_mask  # [T, P]
+    cycle = jnp.maximum(span.sum(axis=1), 1e-3)  # [T]
+    start = jnp.cumsum(span, axis=1) - span  # [T, P]
+    u = jnp.mod(t - plan.offset, cycle)[:, None]  # [T, 1]
+    out = jnp.zeros_like(green)
+    for shift in (-1.0, 0.0, 1.0):  # the window may wrap around the cycle
+        v = u + shift * cycle[:, None]
+        if tau > 0:
+            out = out + jax.nn.sigmoid((v - start) / tau) * jax.nn.sigmoid(
+                (start + green - v) / tau
+            )
+        else:
+            out = out + ((v >= start) & (v < start + green)).astype(green.dtype)
+    return jnp.clip(out, 0.0, 1.0) * timing.phase_mask
+
+
+def movement_green(net: ModelNet, phase_green: jax.Array) -> jax.Array:
+    """[M] green of each movement from [T, P] phase greens (dummy light T: always green)."""
+    full = jnp.concatenate([phase_green, jnp.ones((1, phase_green.shape[1]))], axis=0)
+    return jnp.clip((net.move_serves * full[net.move_tls]).sum(axis=1), 0.0, 1.0)
+
+
+def arrivals_at(demand: Demand, t: jax.Array, dt: float) -> jax.Array:
+    """[E] vehicles appearing during the step starting at ``t``."""
+    b = jnp.clip(
+        ((t - demand.begin) // demand.bin_s).astype(jnp.int32), 0, demand.rate.shape[0] - 1
+    )
+    return demand.rate[b] * dt
+
+
+def run(net: ModelNet, state: State, green_fn, demand: Demand, *, steps: int, dt: float) -> State:
+    """Run ``steps`` steps from ``state``; ``green_fn(t) -> [M]`` gives the greens at time t.
+
+    ``steps`` must be a multiple of :data:`CHUNK` or smaller than it. Chunks are
+    rematerialised in backprop, so gradient memory grows with ``steps / CHUNK``.
+    """
+    chunk = min(steps, CHUNK)
+    if steps % chunk:
+        msg = f"steps ({steps}) must be a multiple of {chunk}"
+        raise ValueError(msg)
+
+    def one(s: State, _: None) -> tuple[State, None]:
+        t = demand.begin + s.step.astype(jnp.float32) * dt
+        return step(net, s, green_fn(t), arrivals_at(demand, t, dt), dt), None
+
+    @jax.checkpoint
+    def block(s: State, _: None) -> tuple[State, None]:
+        return jax.lax.scan(one, s, None, length=chunk)[0], None
+
+    return jax.lax.scan(block, state, None, length=steps // chunk)[0]
+
+
+def simulate_plan(
+    net: ModelNet, timing: Timing, plan: Plan, demand: Demand, *, steps: int, dt: float, tau: float
+) -> State:
+    """One fixed-time plan over ``steps`` steps from an empty network; the final state."""
+
+    def green_fn(t: jax.Array) -> jax.Array:
+        return movement_green(net, phase_windows(plan, timing, t, tau))
+
+    return run(net, initial_state(net), green_fn, demand, steps=steps, dt=dt)
+
+
+def plan_delay(
+    net: ModelNet, timing: Timing, plan: Plan, demand: Demand, *, steps: int, dt: float, tau: float
+) -> jax.Array:
+    """[] total delay (vehicle-seconds) of a plan, counting the vehicles still queued at the
+    end as waiting one more minute (so that blocking the network never looks cheap)."""
+    final = simulate_plan(net, timing, plan, demand, steps=steps, dt=dt, tau=tau)
+    return final.delay + 60.0 * (final.queue.sum() + final.waiting.sum())
+
+
+def sample_demand(demand: Demand, key: jax.Array, noise: float) -> Demand:
+    """A demand sample: each bin and entry scaled by a log-normal factor (mean 1)."""
+    z = jax.random.normal(key, demand.rate.shape)
+    return demand._replace(rate=demand.rate * jnp.exp(noise * z - 0.5 * noise**2))
+
+
+def steps_for(duration: float, dt: float) -> int:
+    """Steps covering ``duration`` s, rounded up to whole checkpoint chunks."""
+    n = int(np.ceil(duration / dt))
+    return n if n <= CHUNK else int(np.ceil(n / CHUNK) * CHUNK)

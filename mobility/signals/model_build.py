@@ -1,0 +1,250 @@
+"""Build the JAX model's arrays from a SUMO net and route files (sumolib; no JAX import).
+
+Edges are those that some route uses (plus one sink edge), movements the consecutive edge
+pairs of the routes (plus "route ends here" into the sink), turning ratios the share of
+routed vehicles, saturation flow ``saturation_flow x lanes connecting the pair``, storage
+``lanes x length / 7.5 m``, free-flow time ``length / speed``. A movement belongs to the
+light of its connections; phases and transitions come from the net's own program
+(:func:`mobility.signals.phases.plan_from_program`). Trips without a route take the
+net's shortest path, as in :func:`mobility.signals.programs.movement_flows`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from xml.etree import ElementTree
+
+import numpy as np
+
+from mobility.signals.phases import PhasePlan
+from mobility.signals.programs import _vehicles_in_window, plans_from_net, read_net_signals
+
+JAM_SPACING_M = 7.5
+MAX_DELAY_SLOTS = 64  # longest free-flow delay line, steps (longer edges are shortened)
+BIN_S = 300.0
+
+
+@dataclass(frozen=True)
+class ModelArrays:
+    """Numpy arrays for :class:`mobility.signals.model.ModelNet`, ``Timing`` and ``Demand``,
+    plus the names that map them back to the net."""
+
+    net: dict[str, np.ndarray]
+    timing: dict[str, np.ndarray]
+    demand: dict[str, np.ndarray]
+    base_green: np.ndarray  # [T, P] s: the net's own green times
+    edges: tuple[str, ...]  # [E-1] edge ids (the sink has none)
+    movements: tuple[tuple[str, str], ...]  # [M] (from edge, to edge or "")
+    tls: tuple[str, ...]  # [T]
+    plans: tuple[PhasePlan, ...]  # [T]
+    lane_edge: dict[str, str]  # lane id -> edge id
+    dt: float
+
+    def jax(self):
+        """(ModelNet, Timing, Demand) as JAX arrays."""
+        import jax.numpy as jnp
+
+        from mobility.signals.model import Demand, ModelNet, Timing
+
+        net = ModelNet(**{k: jnp.asarray(v) for k, v in self.net.items()})
+        timing = Timing(**{k: jnp.asarray(v) for k, v in self.timing.items()})
+        demand = Demand(**{k: jnp.asarray(v) for k, v in self.demand.items()})
+        return net, timing, demand
+
+
+def read_routes(
+    routes: list[Path], net_graph, *, begin: float, end: float
+) -> list[tuple[tuple[str, ...], float, float]]:
+    """``[(edges, departure s, vehicles)]`` of the route files inside [begin, end)."""
+    out: list[tuple[tuple[str, ...], float, float]] = []
+    named: dict[str, list[str]] = {}
+    for path in routes:
+        opener = gzip.open if str(path).endswith(".gz") else open
+        with opener(path, "rb") as fh:
+            vehicle = None
+            for event, el in ElementTree.iterparse(fh, events=("start", "end")):
+                if event == "start":
+                    if el.tag in ("vehicle", "trip", "flow"):
+                        vehicle = el
+                    continue
+                if el.tag == "route" and vehicle is None and el.get("id"):
+                    named[el.get("id")] = el.get("edges", "").split()
+                elif el.tag == "route" and vehicle is not None:
+                    vehicle.set("_edges", el.get("edges", ""))
+                elif el.tag in ("vehicle", "trip", "flow"):
+                    vehicle = None
+                    n = _vehicles_in_window(el, begin, end)
+                    if n <= 0:
+                        continue
+                    edges = (el.get("_edges") or "").split() or named.get(el.get("route", ""), [])
+                    if not edges and el.get("from") and el.get("to"):
+                        edges = _shortest(net_graph, el.get("from"), el.get("to"))
+                    if not edges:
+                        continue
+                    if el.tag == "flow":
+                        start = max(float(el.get("begin", begin)), begin)
+                        stop = min(float(el.get("end", end)), end)
+                        parts = max(1, int((stop - start) // BIN_S) + 1)
+                        for i in range(parts):
+                            t = start + (i + 0.5) * (stop - start) / parts
+                            out.append((tuple(edges), t, n / parts))
+                    else:
+                        out.append((tuple(edges), float(el.get("depart", begin)), 1.0))
+                    el.clear()
+    return out
+
+
+def _shortest(graph, src: str, dst: str) -> list[str]:
+    try:
+        path, _ = graph.getShortestPath(graph.getEdge(src), graph.getEdge(dst))
+    except KeyError:
+        return []
+    return [e.getID() for e in path or []]
+
+
+def build_model(
+    net: Path,
+    routes: list[Path],
+    *,
+    tls: list[str] | None = None,
+    begin: float,
+    end: float,
+    dt: float = 2.0,
+    yellow: float | None = None,
+    all_red: float | None = None,
+    min_green: float = 5.0,
+    max_green: float = 60.0,
+    saturation_flow: float = 1800.0,
+) -> ModelArrays:
+    """The model of a scenario: its net, its routes, its lights ``tls`` (all if None)."""
+    import sumolib
+
+    graph = sumolib.net.readNet(str(net))
+    signals = read_net_signals(net)
+    tls = sorted(signals.programs) if tls is None else list(tls)
+    plans = plans_from_net(signals, tls, yellow=yellow, all_red=all_red)
+    trips = read_routes(routes, graph, begin=begin, end=end)
+    pair_count: Counter[tuple[str, str]] = Counter()
+    used: dict[str, None] = {}
+    for edges, _, n in trips:
+        for e in edges:
+            used.setdefault(e)
+        for pair in itertools.pairwise(edges):
+            pair_count[pair] += n
+        pair_count[(edges[-1], "")] += n
+    edges = tuple(e for e in used if graph.hasEdge(e))
+    index = {e: i for i, e in enumerate(edges)}
+    sink = len(edges)
+    n_e = sink + 1
+    storage = np.full(n_e, 1e9, np.float32)
+    delay = np.ones(n_e, np.int32)
+    lane_edge: dict[str, str] = {}
+    for e, i in index.items():
+        edge = graph.getEdge(e)
+        lanes = edge.getLanes()
+        length = max(edge.getLength(), 1.0)
+        storage[i] = max(len(lanes) * length / JAM_SPACING_M, 1.0)
+        delay[i] = int(
+            np.clip(round(length / max(edge.getSpeed(), 0.1) / dt), 1, MAX_DELAY_SLOTS - 1)
+        )
+        for lane in lanes:
+            lane_edge[lane.getID()] = e
+    k_slots = int(delay.max()) + 1
+    tls_index = {t: i for i, t in enumerate(tls)}
+    n_t = len(tls)
+    n_p = max((len(plans[t].greens) for t in tls), default=1)
+    movements = [(a, b) for (a, b) in pair_count if a in index and (b == "" or b in index)]
+    out_total: Counter[str] = Counter()
+    for a, b in movements:
+        out_total[a] += pair_count[(a, b)]
+    n_m = len(movements)
+    move_from = np.zeros(n_m, np.int32)
+    move_to = np.zeros(n_m, np.int32)
+    move_sat = np.zeros(n_m, np.float32)
+    move_tls = np.full(n_m, n_t, np.int32)
+    serves = np.zeros((n_m, n_p), np.float32)
+    split = np.zeros(n_m, np.float32)
+    sat = saturation_flow / 3600.0
+    for m, (a, b) in enumerate(movements):
+        edge = graph.getEdge(a)
+        move_from[m] = index[a]
+        move_to[m] = sink if b == "" else index[b]
+        split[m] = pair_count[(a, b)] / out_total[a]
+        if b == "":
+            move_sat[m] = sat * len(edge.getLanes())
+            serves[m, 0] = 1.0
+            continue
+        conns = edge.getOutgoing().get(graph.getEdge(b), [])
+        move_sat[m] = sat * max(len({c.getFromLane().getID() for c in conns}), 1)
+        light = next((c.getTLSID() for c in conns if c.getTLSID() in tls_index), None)
+        if light is None:
+            serves[m, 0] = 1.0
+            continue
+        move_tls[m] = tls_index[light]
+        for c in conns:
+            if c.getTLSID() != light or c.getTLLinkIndex() < 0:
+                continue
+            for p, state in enumerate(plans[light].greens):
+                if state[c.getTLLinkIndex()] in "Gg":
+                    serves[m, p] = 1.0
+    phase_mask = np.zeros((n_t, n_p), np.float32)
+    lost = np.zeros((n_t, n_p), np.float32)
+    base = np.zeros((n_t, n_p), np.float32)
+    for t in tls:
+        i, plan = tls_index[t], plans[t]
+        n = len(plan.greens)
+        phase_mask[i, :n] = 1.0
+        if n > 1:
+            lost[i, :n] = np.add(plan.yellow, plan.all_red)
+        base[i, :n] = np.clip(plan.green_durations, min_green, max_green)
+    bins = max(1, int(np.ceil((end - begin) / BIN_S)))
+    rate = np.zeros((bins, n_e), np.float32)
+    for route, depart, n in trips:
+        if route[0] in index:
+            b = int(np.clip((depart - begin) // BIN_S, 0, bins - 1))
+            rate[b, index[route[0]]] += n / BIN_S
+    mins = np.full((n_t, n_p), min_green, np.float32) * phase_mask
+    maxs = np.full((n_t, n_p), max_green, np.float32) * phase_mask
+    return ModelArrays(
+        net={
+            "storage": storage,
+            "delay_steps": delay,
+            "move_from": move_from,
+            "move_to": move_to,
+            "move_sat": move_sat,
+            "move_tls": move_tls,
+            "move_serves": serves,
+            "split": split,
+            "slots": np.zeros(k_slots, np.float32),
+        },
+        timing={"phase_mask": phase_mask, "lost": lost, "min_green": mins, "max_green": maxs},
+        demand={
+            "rate": rate,
+            "begin": np.float32(begin),
+            "bin_s": np.float32(BIN_S),
+        },
+        base_green=base,
+        edges=edges,
+        movements=tuple(movements),
+        tls=tuple(tls),
+        plans=tuple(plans[t] for t in tls),
+        lane_edge=lane_edge,
+        dt=dt,
+    )
+
+
+def movement_index(arrays: ModelArrays) -> dict[tuple[str, str], int]:
+    """(from edge, to edge) -> movement row."""
+    return {mv: i for i, mv in enumerate(arrays.movements)}
+
+
+def by_edge(arrays: ModelArrays) -> dict[str, list[int]]:
+    """edge -> movement rows leaving it."""
+    out: dict[str, list[int]] = defaultdict(list)
+    for i, (a, _) in enumerate(arrays.movements):
+        out[a].append(i)
+    return out
