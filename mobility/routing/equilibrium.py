@@ -210,9 +210,15 @@ def line_search(costs: LinkCosts, flow: jax.Array, move: jax.Array) -> jax.Array
     return jnp.where(slope(one) <= 0, one, jnp.clip(t, lo, hi))
 
 
-def _targets(costs: LinkCosts, s: State) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Candidate targets: FW ``y``, conjugate and bi-conjugate (Mitradjieva-Lindberg)."""
-    x, y, s1, s2, tau = s.flow, s.aon, s.target, s.previous_target, s.step
+def target_weights(
+    costs: LinkCosts, x: jax.Array, y: jax.Array, s1: jax.Array, s2: jax.Array, tau: jax.Array
+) -> tuple[tuple[jax.Array, ...], tuple[jax.Array, ...]]:
+    """Weights of ``(y, s1, s2)`` in the conjugate and bi-conjugate targets.
+
+    Mitradjieva and Lindberg (2013): ``y`` is the new all-or-nothing load, ``s1``/``s2`` the
+    last two targets, ``tau`` the last step. Shared with the path-flow assignment, whose
+    path weights follow the same combinations.
+    """
     h = cost_derivative(costs, x)  # diagonal Hessian of the objective at x
 
     def ratio(num: jax.Array, den: jax.Array) -> jax.Array:
@@ -221,14 +227,21 @@ def _targets(costs: LinkCosts, s: State) -> tuple[jax.Array, jax.Array, jax.Arra
     # CFW: s = a s1 + (1 - a) y with (s - x)ᵀH(s1 - x) = 0
     p, q = s1 - x, y - x
     a = jnp.clip(ratio(jnp.sum(h * p * q), jnp.sum(h * p * (q - p))), 0.0, _MAX_CONJUGATE)
-    conjugate = a * s1 + (1.0 - a) * y
     # BFW: s = b0 y + b1 s1 + b2 s2, conjugate to the last two directions
     previous = tau * s1 + (1.0 - tau) * s2 - x
     mu = jnp.maximum(0.0, -ratio(jnp.sum(h * previous * q), jnp.sum(h * previous * (s2 - s1))))
     keep = jnp.where(tau < 1.0, tau / jnp.where(tau < 1.0, 1.0 - tau, 1.0), 0.0)
     nu = jnp.maximum(0.0, -ratio(jnp.sum(h * p * q), jnp.sum(h * p * p)) + mu * keep)
     b0 = 1.0 / (1.0 + mu + nu)
-    biconjugate = b0 * y + nu * b0 * s1 + mu * b0 * s2
+    return (1.0 - a, a, jnp.zeros_like(a)), (b0, nu * b0, mu * b0)
+
+
+def _targets(costs: LinkCosts, s: State) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Candidate targets: FW ``y``, conjugate and bi-conjugate."""
+    y, s1, s2 = s.aon, s.target, s.previous_target
+    cfw, bfw = target_weights(costs, s.flow, y, s1, s2, s.step)
+    conjugate = cfw[0] * y + cfw[1] * s1
+    biconjugate = bfw[0] * y + bfw[1] * s1 + bfw[2] * s2
     return y, conjugate, biconjugate
 
 

@@ -30,14 +30,14 @@ import numpy as np
 
 from mobility.errors import DemandError
 from mobility.network.arrays import NetworkArrays
-from mobility.routing.cost import cost_derivative, generalized_cost, travel_time
+from mobility.routing.cost import generalized_cost, travel_time
 from mobility.routing.equilibrium import (
-    _MAX_CONJUGATE,
     ALGORITHMS,
     Problem,
     line_search,
     problem,
     relative_gap,
+    target_weights,
 )
 from mobility.routing.loading import all_or_nothing
 
@@ -141,28 +141,11 @@ def _coefficients(
     tau: float,
     level: int,
 ) -> tuple[float, float, float]:
-    """Weights of ``y``, ``s1``, ``s2`` in the next target: FW, conjugate or bi-conjugate.
-
-    The same formulas as ``equilibrium._targets`` (Mitradjieva and Lindberg 2013), written
-    as coefficients so that path weights can follow them.
-    """
+    """Weights of ``y``, ``s1``, ``s2`` in the next target: FW, conjugate or bi-conjugate."""
     if level == 0:
         return 1.0, 0.0, 0.0
-    h = np.asarray(cost_derivative(costs, x))
-
-    def ratio(num: float, den: float) -> float:
-        return float(num / den) if den != 0 else 0.0
-
-    p, q = s1 - x, y - x
-    if level == 1:
-        a = min(max(ratio(np.sum(h * p * q), np.sum(h * p * (q - p))), 0.0), _MAX_CONJUGATE)
-        return 1.0 - a, a, 0.0
-    previous = tau * s1 + (1.0 - tau) * s2 - x
-    mu = max(0.0, -ratio(np.sum(h * previous * q), np.sum(h * previous * (s2 - s1))))
-    keep = tau / (1.0 - tau) if tau < 1.0 else 0.0
-    nu = max(0.0, -ratio(np.sum(h * p * q), np.sum(h * p * p)) + mu * keep)
-    b0 = 1.0 / (1.0 + mu + nu)
-    return b0, nu * b0, mu * b0
+    cfw, bfw = target_weights(costs, x, y, s1, s2, tau)
+    return tuple(float(w) for w in (cfw if level == 1 else bfw))
 
 
 def _check_reachable(
