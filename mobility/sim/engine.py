@@ -33,6 +33,7 @@ Callback = Callable[["Engine"], None]
 
 # Longest stretch of simulated seconds run in one uninterruptible libsumo call.
 MAX_STRIDE_S = 120.0
+HALTING_SPEED_MPS = 0.1  # SUMO's halting threshold
 
 _DOMAINS = ("lane", "edge", "vehicle", "trafficlight", "inductionloop", "junction", "person")
 
@@ -73,6 +74,8 @@ class Engine:
         self._queue: list[_Scheduled] = []
         self._order = itertools.count()
         self._subscriptions: dict[str, tuple[list[str], list[int]]] = {}
+        self._latest: dict[str, dict] = {}
+        self._fresh = False
         self._quiet = contextlib.ExitStack()
         # in-process SUMO prints to our stderr; captured here (errors before its log opens)
         self._console_file = self.log_file.with_name(self.log_file.stem + ".console.log")
@@ -165,7 +168,7 @@ class Engine:
                     target = min(target, max(self._queue[0].due, now))
                 if target > now:
                     self._api.simulationStep(target)
-                    self._refresh()
+                    self._fresh = False  # subscription results are read when asked for
                     now = self.time
                 while self._queue and self._queue[0].due <= now:
                     job = heapq.heappop(self._queue)
@@ -201,18 +204,26 @@ class Engine:
         for obj in ids:
             api.subscribe(obj, list(variables))
         self._subscriptions[domain] = (list(ids), list(variables))
-        self._refresh()
+        self._fresh = False
 
     def _refresh(self) -> None:
         self._latest = {
             domain: getattr(self._api, domain).getAllSubscriptionResults()
             for domain in self._subscriptions
         }
+        self._fresh = True
 
     def values(self, domain: str) -> np.ndarray:
         """Latest subscribed values of a domain as an array [object, variable] (float)."""
+        if not self._fresh:
+            self._refresh()
         ids, variables = self._subscriptions[domain]
         results = self._latest.get(domain, {})
+        if len(results) == len(ids):  # the usual case: every object reported
+            try:
+                return np.array([[results[i][v] for v in variables] for i in ids], float)
+            except (KeyError, TypeError, ValueError):
+                pass  # a vanished object or a non-numeric variable: the careful path below
         out = np.full((len(ids), len(variables)), np.nan)
         for i, obj in enumerate(ids):
             row = results.get(obj)
@@ -273,6 +284,24 @@ class Engine:
                 if any(link[0] == lane for link in api.lane.getLinks(other)):
                     found.append(other)
         return found
+
+    def lane_halting(self, lanes: Sequence[str]) -> np.ndarray:
+        """[lane] vehicles below 0.1 m/s on each lane in the last step."""
+        get = self._api.lane.getLastStepHaltingNumber
+        return np.array([get(lane) for lane in lanes], float)
+
+    def halting_positions(self, lanes: Sequence[str]) -> list[np.ndarray]:
+        """Per lane: [vehicle] position (m from the lane's start) of each halting vehicle."""
+        lane_api, veh = self._api.lane, self._api.vehicle
+        out = []
+        for lane in lanes:
+            pos = [
+                veh.getLanePosition(v)
+                for v in lane_api.getLastStepVehicleIDs(lane)
+                if veh.getSpeed(v) < HALTING_SPEED_MPS
+            ]
+            out.append(np.array(pos, float))
+        return out
 
     def vehicle_count(self) -> int:
         """Vehicles currently in the network."""
