@@ -84,6 +84,7 @@ def run_scenario(
         stats = outputs.statistics(work)
         kpis = compute_kpis(tables["trips"], stats, begin=spec.begin, end=spec.end)
         kpis.update(shuttle_kpis)
+        kpis.update(signals.kpis())
         write_json(work / KPIS, kpis)
         meta = {
             "spec_hash": spec_hash,

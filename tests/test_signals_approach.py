@@ -1,26 +1,31 @@
 """The approach a controller sees: a short incoming lane with its feeding lanes, cut at
 other signals; on RESCO's ingolstadt1 (a 9 m side-road lane whose queue stands upstream)
-max pressure then beats the net's own program."""
+max pressure then beats the net's own program. RESCO's queue (stopped vehicles within
+200 m of the stop lines) against a brute-force count."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from mobility.config import load_spec
 from mobility.scenario import run_scenario
 from mobility.signals.driver import _reach
+from mobility.signals.queue import QueueObserver, approach_lanes
 from mobility.sim.engine import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
 INGOLSTADT = ROOT / "networks" / "resco" / "ingolstadt1"
 
 
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory):
-    log = tmp_path_factory.mktemp("approach") / "sumo.log"
-    with Engine(["-c", str(INGOLSTADT / "ingolstadt1.sumocfg")], log_file=log) as eng:
+@pytest.fixture
+def engine(tmp_path):
+    """A fresh engine per test: libsumo holds one simulation per process."""
+    with Engine(
+        ["-c", str(INGOLSTADT / "ingolstadt1.sumocfg")], log_file=tmp_path / "s.log"
+    ) as eng:
         yield eng
 
 
@@ -61,3 +66,46 @@ def test_max_pressure_beats_static_on_ingolstadt1(tmp_path) -> None:
         run = run_scenario(spec.model_copy(update={"signals": signals}), tmp_path)
         delay[controller] = run.kpis["resco_delay_s"]
     assert delay["max_pressure"] < 0.8 * delay["static"], delay
+
+
+def test_queue_approach_distances(engine) -> None:
+    found = approach_lanes(engine, ["164051413_1"], 200.0, _controlled(engine))
+    assert found["164051413_1"] == 0.0
+    assert found["391891458#0_1"] == pytest.approx(8.93, abs=0.01)
+    assert found["25149219#1_1"] == pytest.approx(8.93 + 17.33, abs=0.02)
+
+
+def test_queue_counts_stopped_vehicles_within_200_m(tmp_path) -> None:
+    """The observer's count at a decision step equals a brute-force count over all vehicles."""
+    log = tmp_path / "sumo.log"
+    with Engine(["-c", str(INGOLSTADT / "ingolstadt1.sumocfg")], log_file=log) as eng:
+        observer = QueueObserver(eng.traffic_lights(), 10.0)
+        observer.attach(eng, first=eng.time + 10.0)
+        eng.run(eng.time + 900.0)
+        controlled = _controlled(eng)
+        api = eng._api
+        expected = []
+        for tls in observer.tls:
+            ends = list(dict.fromkeys(a for g in eng.signal_links(tls) for a, _ in g))
+            near = approach_lanes(eng, ends, 200.0, controlled)
+            count = 0
+            for v in api.vehicle.getIDList():
+                lane = api.vehicle.getLaneID(v)
+                if lane in near and api.vehicle.getSpeed(v) < 0.1:
+                    to_stop = near[lane] + api.lane.getLength(lane) - api.vehicle.getLanePosition(v)
+                    count += to_stop <= 200.0
+            expected.append(count)
+    assert len(observer.samples) == 90
+    assert list(observer.samples[-1]) == expected
+    assert sum(expected) > 0  # the side road queues under the net's program
+    assert observer.kpis()["resco_queue"] == pytest.approx(np.mean(observer.samples))
+
+
+def test_resco_queue_kpi_only_when_asked(tmp_path) -> None:
+    spec = load_spec(ROOT / "experiments" / "resco" / "ingolstadt1.yaml")
+    spec = spec.model_copy(update={"end": spec.begin + 300})
+    plain = run_scenario(spec, tmp_path)
+    assert "resco_queue" not in plain.kpis
+    outputs = spec.outputs.model_copy(update={"resco_queue": True})
+    asked = run_scenario(spec.model_copy(update={"outputs": outputs}), tmp_path)
+    assert asked.kpis["resco_queue"] >= 0

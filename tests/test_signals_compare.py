@@ -42,6 +42,7 @@ def test_compare_on_a_dropped_in_resco_folder(tmp_path) -> None:
     assert list(table["controller"]) == ["static", "max_pressure"]
     assert (table["seeds"] == 2).all()
     assert table["resco_delay_s_ci95"].notna().all()
+    assert (table["resco_queue"] >= 0).all()  # RESCO's queue, measured for every run
 
 
 def test_compare_rejects_unknown_controller(tmp_path) -> None:
