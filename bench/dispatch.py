@@ -13,6 +13,7 @@ whatever device JAX uses (CPU here; the same code on a GPU). Quality: the bundle
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -64,8 +65,11 @@ def speed(requests: int, shuttles: int, slots: int, rounds: int = 20) -> dict[st
     assigned = np.asarray(dispatch_round(*args)[0])
     return {
         "device": str(jax.devices()[0]),
-        "median_ms": 1e3 * statistics.median(samples),
+        "median_ms": round(1e3 * statistics.median(samples), 1),
+        "min_ms": round(1e3 * min(samples), 1),
         "assigned": int((assigned >= 0).sum()),
+        "load_1min": os.getloadavg()[0],  # the machine may be shared: note how busy it was
+        "cpus": os.cpu_count(),
     }
 
 

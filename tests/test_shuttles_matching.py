@@ -11,6 +11,7 @@ from mobility.shuttles.matching import (
     Limits,
     Requests,
     auction,
+    auction_sparse,
     brute_force,
     dispatch_round,
     score_insertions,
@@ -32,6 +33,27 @@ def test_auction_agrees_with_brute_force(values: list[float], blocked: list[bool
     total = sum(benefit[r, c] for r, c in enumerate(assigned) if c >= 0)
     assert np.isfinite(total)
     assert abs(total - brute_force(benefit)) <= R * 1e-4 + 1e-6
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(st.floats(-5, 50), min_size=R * 2, max_size=R * 2),
+    seed=st.integers(0, 2**31),
+)
+def test_auction_on_candidate_lists_agrees_with_brute_force(values, seed) -> None:
+    # each of R rows may take 2 of 5 columns: the dense equivalent is -inf elsewhere
+    columns = 5
+    rng = np.random.default_rng(seed)
+    cols = np.array([rng.choice(columns, 2, replace=False) for _ in range(R)], np.int32)
+    sparse = np.array(values).reshape(R, 2)
+    dense = np.full((R, columns), -np.inf)
+    np.put_along_axis(dense, cols, sparse, axis=1)
+    assigned = np.asarray(auction_sparse(sparse, cols, num_cols=columns, eps=1e-4))
+    used = assigned[assigned >= 0]
+    assert len(used) == len(set(used))
+    assert all(c < 0 or c in cols[r] for r, c in enumerate(assigned))
+    total = sum(dense[r, c] for r, c in enumerate(assigned) if c >= 0)
+    assert abs(total - brute_force(dense)) <= R * 1e-4 + 1e-6
 
 
 def reference(times, fleet, req, limits) -> np.ndarray:
