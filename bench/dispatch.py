@@ -93,6 +93,7 @@ def quality(fleets: list[int]) -> list[dict[str, object]]:
                         "wait_mean_s": round(k["shuttle_wait_mean_s"], 1),
                         "rejection_rate": round(k["shuttle_rejection_rate"], 3),
                         "served": k["shuttle_served"],
+                        "detour_mean": round(k["shuttle_detour_ratio_mean"], 2),
                     }
                 )
                 print(rows[-1], flush=True)

@@ -145,3 +145,27 @@ def test_our_dispatcher_and_sumos_serve_the_same_easy_case(tmp_path: Path) -> No
         result, _requests, _ = run(tmp_path / name, data)
         served[name] = result.kpis["shuttle_served"]
     assert served == {"greedy": 3, "mobility": 3}
+
+
+@pytest.mark.parametrize("dispatcher", ["greedy", "mobility"])
+def test_detour_is_against_the_dispatchers_travel_time_table(tmp_path: Path, dispatcher) -> None:
+    # No other traffic, no signals: the table's direct time is the path's length at the
+    # shuttle's max speed (10 m/s, below the roads' 13.89), and a lone rider's ride is close
+    # to it (accelerating, braking and the junctions the edge graph leaves out make it
+    # longer), plus the drop-off stop, which SUMO counts as riding (20 s here).
+    data = on_demand(
+        tmp_path,
+        riders={"trips": [{"at": 55, "from": "B0C0", "to": "C1C2"}]},
+        end=400,
+        dispatcher=dispatcher,
+        vehicle={"max_speed": 10},
+        dropoff_duration=20,
+    )
+    result, (req,), _ = run(tmp_path, data)
+    assert req["status"] == "served"
+    assert req["direct_time_now_s"] == pytest.approx(req["direct_length_m"] / 10, rel=1e-3)
+    assert req["direct_time_s"] < req["direct_time_now_s"]  # free flow: the road's limit
+    assert req["detour_ratio"] == req["in_vehicle_s"] / req["direct_time_now_s"]
+    driving = req["in_vehicle_s"] - 20
+    assert 1.0 < driving / req["direct_time_now_s"] < 1.4, req
+    assert result.kpis["shuttle_detour_ratio_mean"] == req["detour_ratio"]

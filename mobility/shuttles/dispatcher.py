@@ -60,9 +60,10 @@ class MobilityDispatcher:
             if not edge.startswith(":") and self.graph.has_edge(edge):
                 self.last_edge[v] = edge
         vehicles = [v for v in vehicles if v in self.last_edge]
-        speeds = engine.edge_speeds(self.graph.edges)
-        speeds = np.where(np.isfinite(speeds) & (speeds > 0.5), speeds, self.graph.speed)
-        times = self.graph.times("taxi", speeds)
+        speeds = self.graph.current_speeds(
+            engine.edge_speeds(self.graph.edges), self.fleet.vehicle.max_speed
+        )
+        times = self.graph.times("taxi", speeds)  # the monitor's direct times use this table
         index = self.graph.index
         edges = np.asarray(
             [[index[r["from"]], index[r["to"]]] for r in open_], dtype=np.int32

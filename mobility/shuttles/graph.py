@@ -200,6 +200,19 @@ class NetGraph:
             self._times = {key: dijkstra(graph, directed=True)}
         return self._times[key]
 
+    def current_speeds(self, measured: np.ndarray, max_speed: float) -> np.ndarray:
+        """Edge speeds for travel times now: the last step's mean speed where vehicles drove
+        (the speed limit on empty or standing edges), at most the shuttle's ``max_speed``."""
+        ok = np.isfinite(measured) & (measured > 0.5)
+        return np.minimum(np.where(ok, measured, self.speed), max_speed)
+
+    def mid_time(self, times: np.ndarray, speeds: np.ndarray, a: str, b: str) -> float:
+        """Seconds from the middle of edge ``a`` to the middle of ``b`` (where riders board
+        and leave) on a table of :meth:`times` made with ``speeds``."""
+        i, j = self.index[a], self.index[b]
+        half = (self.length[i] / speeds[i] - self.length[j] / speeds[j]) / 2
+        return float(times[i, j] + half)
+
     def path_time(
         self, a: str, b: str, vclass: str, *, mid_edges: bool = False
     ) -> tuple[float, float]:

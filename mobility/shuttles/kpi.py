@@ -9,7 +9,14 @@ Tables (Parquet, in the run directory):
 
 Summary keys in ``kpis.json`` start with ``shuttle_`` (all fleets together); with several
 fleets, each fleet's own follow as ``shuttle_fleet_<name>_<kpi>``. Wait = boarding time minus
-request time; detour ratio = in-vehicle time over the direct shortest time at free-flow speed.
+request time. Detour ratio = in-vehicle time (boarding to alighting) over the direct time:
+for on-demand riders, the shortest time from the middle of the origin edge to the middle of
+the destination edge on the travel-time table the ``mobility`` dispatcher uses, taken at the
+first dispatch round that sees the request (``direct_time_now_s``: current mean edge speeds,
+the speed limit on empty edges, capped at the shuttle's max speed; the same table for every
+dispatcher, so ratios compare); for line riders, free-flow speeds (``direct_time_s``, which
+every request also keeps). The graph has no signals, turns or stops, so a direct ride still
+reads a little above 1.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ def shuttle_tables(
     """Write the shuttle tables into ``run_dir`` and return the summary KPIs."""
     rides = _rides(run_dir / PERSONINFO)
     rejected = monitor.rejected if monitor is not None else {}
+    direct_now = monitor.direct_now if monitor is not None else {}
     rows = []
     for r in requests:
         ride = rides.get(r.id)
@@ -54,6 +62,7 @@ def shuttle_tables(
             "origin": r.origin,
             "destination": r.destination,
             "direct_time_s": r.direct_time,
+            "direct_time_now_s": direct_now.get(r.id, math.nan),
             "direct_length_m": r.direct_length,
             "status": "unfinished",
             "reason": "",
@@ -78,9 +87,10 @@ def shuttle_tables(
                 wait_s=ride["depart"] - r.time,
                 in_vehicle_s=ride["arrival"] - ride["depart"],
             )
-            row["detour_ratio"] = (
-                row["in_vehicle_s"] / r.direct_time if r.direct_time > 0 else math.nan
-            )
+            # on-demand: against the dispatcher's table when the rider was first seen
+            # waiting; lines (no dispatcher): against free-flow speeds
+            base = row["direct_time_now_s"] if r.id in direct_now else r.direct_time
+            row["detour_ratio"] = row["in_vehicle_s"] / base if base > 0 else math.nan
         rows.append(row)
     req_table = pa.Table.from_pylist(rows, schema=_REQUEST_SCHEMA)
     pq.write_table(req_table, run_dir / "requests.parquet")
@@ -140,6 +150,7 @@ _REQUEST_SCHEMA = pa.schema(
         ("origin", pa.string()),
         ("destination", pa.string()),
         ("direct_time_s", pa.float64()),
+        ("direct_time_now_s", pa.float64()),
         ("direct_length_m", pa.float64()),
         ("status", pa.string()),
         ("reason", pa.string()),

@@ -40,6 +40,10 @@ class FleetMonitor:
         self.edge: dict[str, str] = {}  # last normal edge each vehicle was seen on
         self.rejected: dict[str, tuple[float, str]] = {}  # person -> (time, reason)
         self.on_demand = {f.name: f for f in spec.shuttles if isinstance(f, OnDemandService)}
+        self.graph = graph
+        # person -> direct time (s) origin -> destination when first seen waiting, on the
+        # travel-time table the dispatcher uses (current edge speeds): the detour's base
+        self.direct_now: dict[str, float] = {}
         self.dispatchers: dict[str, Any] = {}
         from mobility.shuttles.setup import taxi_groups
 
@@ -83,6 +87,7 @@ class FleetMonitor:
             if all(self._fleet_of(p) == fleet_name for p in r["persons"])
         ]
         waiting = [r for r in reservations if r["state"] != 8]
+        self._direct_times(engine, fleet, reservations)
         dispatcher = self.dispatchers.get(fleet_name)
         if dispatcher is not None:
             try:
@@ -105,6 +110,24 @@ class FleetMonitor:
             # taxi's plan can make SUMO drop the taxi from the simulation
             if now - res["time"] > fleet.max_wait and res["state"] in (1, 2):
                 self._reject(engine, res, now, "max_wait exceeded")
+
+    def _direct_times(
+        self, engine: Engine, fleet: OnDemandService, reservations: list[dict[str, Any]]
+    ) -> None:
+        """Direct time of each newly seen request on the dispatcher's table of this round
+        (same speeds, so ``NetGraph.times`` serves ours from its cache)."""
+        new = [r for r in reservations if any(p not in self.direct_now for p in r["persons"])]
+        if not new:
+            return
+        speeds = self.graph.current_speeds(
+            engine.edge_speeds(self.graph.edges), fleet.vehicle.max_speed
+        )
+        times = self.graph.times("taxi", speeds)
+        for res in new:
+            if self.graph.has_edge(res["from"]) and self.graph.has_edge(res["to"]):
+                direct = self.graph.mid_time(times, speeds, res["from"], res["to"])
+                for person in res["persons"]:
+                    self.direct_now.setdefault(person, direct)
 
     def _reject(self, engine: Engine, res: dict[str, Any], now: float, reason: str) -> None:
         present = set(engine.person_ids())

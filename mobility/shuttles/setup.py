@@ -178,6 +178,8 @@ def _vtype_xml(fleet: LineService | OnDemandService, vclass: str) -> str:
         params = (
             '    <param key="has.taxi.device" value="true"/>\n'
             f'    <param key="device.taxi.idle-algorithm" value="{idle}"/>\n'
+            f'    <param key="device.taxi.pickUpDuration" value="{fleet.pickup_duration:g}"/>\n'
+            f'    <param key="device.taxi.dropOffDuration" value="{fleet.dropoff_duration:g}"/>\n'
         )
         if fleet.idle == "depot":
             params += (

@@ -111,6 +111,13 @@ class OnDemandService(StrictModel):
     max_wait: float = Field(600.0, gt=0, description="s a rider waits at most")
     max_detour: float = Field(2.0, ge=1.0, description="ride time / direct time at most")
     pooling: bool = True
+    pickup_duration: float = Field(0.0, ge=0, description="s a shuttle stands to pick up")
+    dropoff_duration: float = Field(
+        10.0,
+        ge=0,
+        description="s a shuttle stands to drop off; part of the riders' in-vehicle time "
+        "(SUMO's taxi default, 60 s, is a paying taxi customer's)",
+    )
     dispatcher: str = "greedy"
     dispatch_period: float = Field(30.0, gt=0, description="s between dispatch rounds")
 
