@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/resco.py [--seeds 2] [--maps grid4x4,cologne1] [--out results/resco]
 
-Prints a markdown table of mean delay per controller and map (and the wall-time ratio of
-max_pressure against static on grid4x4, the overhead goal); raw rows go to Parquet.
+Prints tables of mean delay (RESCO's), RESCO's queue and wall time per controller and map;
+raw rows go to Parquet (the overhead goal has its own script, bench/signals_overhead.py).
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ def main() -> None:
     runs = pd.concat(frames)
     table = runs.pivot_table(index="controller", columns="map", values="resco_delay_s")
     print(table.round(2).to_string())
+    queue = runs.pivot_table(index="controller", columns="map", values="resco_queue")
+    print(queue.round(2).to_string())
     wall = runs.pivot_table(index="controller", columns="map", values="wall_s")
     print(wall.round(2).to_string())
 
