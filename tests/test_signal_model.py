@@ -161,7 +161,8 @@ def test_optimiser_splits_follow_flow_ratios() -> None:
         demand,
         base,
         jax.random.PRNGKey(0),
-        starts=4,
+        starts=16,
+        refine=4,
         samples=1,
         iterations=80,
         steps=900,
@@ -171,7 +172,7 @@ def test_optimiser_splits_follow_flow_ratios() -> None:
         noise=0.05,
     )
     g = np.asarray(result.plan.green)[0]
-    assert float(result.scores.min()) < float(result.initial[0])
+    assert float(result.scores.min()) < 0.8 * float(result.initial[0])  # beats 25 s / 25 s
     # Webster: greens in the ratio of the flow ratios y = 0.4 : 0.2
     assert 1.4 < g[0] / g[1] < 3.0, g
     assert ((g >= 5.0 - 1e-4) & (g <= 60.0 + 1e-4)).all()

@@ -81,3 +81,37 @@ def import_command(
     )
     out.write_text(yaml.safe_dump(data, sort_keys=False))
     typer.echo(f"{out}: {data['name']} ({data['begin']:g}-{data['end']:g} s)")
+
+
+@signals_app.command("check-model")
+def check_model_command(
+    spec: Annotated[
+        Path, typer.Argument(help="scenario YAML, or a RESCO-format folder / .sumocfg")
+    ],
+    plans: Annotated[int, typer.Option(help="random fixed-time plans to run")] = 10,
+    out: Annotated[Path, typer.Option("--out", "-o", help="folder for runs and table")] = Path(
+        "results/check-model"
+    ),
+) -> None:
+    """Run random plans in SUMO and in the JAX model; print the Spearman rank correlation."""
+    from rich.console import Console
+
+    from mobility.signals.check_model import check_model
+    from mobility.signals.compare import load_any
+
+    console = Console()
+    scenario = load_any(spec)
+
+    def done(i: int, row: dict) -> None:
+        console.print(
+            f"plan {i}: SUMO {row['sumo_delay_s']:.1f} s, model {row['model_delay_s']:.1f} s "
+            f"({row['sumo_wall_s']:.1f} s wall)"
+        )
+
+    table, rho = check_model(scenario, out, plans=plans, on_plan=done)
+    target = out / f"{scenario.name}-check-model.parquet"
+    table.to_parquet(target, index=False)
+    console.print(
+        f"{scenario.name}: Spearman {rho:.3f} over {plans} plans "
+        f"(model: all {plans} plans in {table.attrs['model_s']:.2f} s); table: {target}"
+    )

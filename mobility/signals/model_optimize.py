@@ -33,8 +33,8 @@ class Result(NamedTuple):
     """The optimiser's answer."""
 
     plan: Plan  # the best plan (hard-window score)
-    scores: jax.Array  # [R] hard-window mean delay of every start, veh-s
-    initial: jax.Array  # [R] the same for the starting plans
+    scores: jax.Array  # [2 R] hard-window mean delay of the refined plans, then their starts
+    initial: jax.Array  # [S] the same for every screened start (the first: the base plan)
 
 
 def to_plan(params: PlanParams, timing: Timing) -> Plan:
@@ -63,6 +63,7 @@ def _mean_delay(
     jax.jit,
     static_argnames=(
         "starts",
+        "refine",
         "samples",
         "iterations",
         "steps",
@@ -81,6 +82,7 @@ def optimise(
     key: jax.Array,
     *,
     starts: int,
+    refine: int,
     samples: int,
     iterations: int,
     steps: int,
@@ -88,25 +90,36 @@ def optimise(
     tau: float,
     lr: float,
     noise: float,
-    spread: float = 0.7,
+    spread: float = 0.3,
 ) -> Result:
-    """Optimise ``starts`` plans (the first starts from ``base``, the others at random)."""
+    """Screen ``starts`` plans (the first is ``base``, the others random), then refine the
+    best ``refine`` of them by gradient; the best plan seen (refined or not) wins."""
     t, p = timing.phase_mask.shape
     k_theta, k_phi, k_run, k_eval = jax.random.split(key, 4)
     first = from_greens(base.green, base.offset, timing)
-    # random starts around the base plan: random splits and offsets, similar cycle
-    theta = first.theta + jax.random.normal(k_theta, (starts, t, p)) * spread
+    # random starts: a typical green per start (short to long cycles), uneven splits
+    # around it (``spread``), random offsets
+    k_level, k_split = jax.random.split(k_theta)
+    lo, hi = timing.min_green, timing.max_green
+    level = jax.random.uniform(k_level, (starts, 1, 1))
+    level = lo + (hi - lo) * 0.5 * level
+    split = jnp.exp(spread * jax.random.normal(k_split, (starts, t, p)))
+    theta = from_greens(jnp.clip(level * split, lo, hi), jnp.zeros(t), timing).theta
     phi = jax.random.uniform(k_phi, (starts, t), maxval=12.0)
     theta = theta.at[0].set(first.theta)
     phi = phi.at[0].set(first.phi)
-    params = PlanParams(theta, phi)
-    opt = optax.adam(lr)
-    state = jax.vmap(opt.init)(params)
 
     def sample(k: jax.Array) -> Demand:
         keys = jax.random.split(k, samples)
         return jax.vmap(lambda kk: sample_demand(demand, kk, noise))(keys)
 
+    common = sample(k_eval)
+    hard = partial(_mean_delay, net=net, timing=timing, steps=steps, dt=dt, tau=0.0)
+    initial = jax.vmap(hard, in_axes=(0, None))(PlanParams(theta, phi), common)  # [starts]
+    top = jnp.argsort(initial)[:refine]
+    params = PlanParams(theta[top], phi[top])
+    opt = optax.adam(lr)
+    state = jax.vmap(opt.init)(params)
     loss = partial(_mean_delay, net=net, timing=timing, steps=steps, dt=dt, tau=tau)
     grad = jax.vmap(jax.grad(loss), in_axes=(0, None))
 
@@ -117,12 +130,13 @@ def optimise(
         return (optax.apply_updates(params, updates), state), None
 
     (params, _), _ = jax.lax.scan(iterate, (params, state), jax.random.split(k_run, iterations))
-    common = sample(k_eval)
-    hard = partial(_mean_delay, net=net, timing=timing, steps=steps, dt=dt, tau=0.0)
-    scores = jax.vmap(hard, in_axes=(0, None))(params, common)
-    initial = jax.vmap(hard, in_axes=(0, None))(PlanParams(theta, phi), common)
+    refined = jax.vmap(hard, in_axes=(0, None))(params, common)  # [refine]
+    pool = jax.tree.map(
+        lambda a, b: jnp.concatenate([a, b]), params, PlanParams(theta[top], phi[top])
+    )
+    scores = jnp.concatenate([refined, initial[top]])
     best = jnp.argmin(scores)
-    plan = to_plan(jax.tree.map(lambda x: x[best], params), timing)
+    plan = to_plan(jax.tree.map(lambda x: x[best], pool), timing)
     return Result(plan=plan, scores=scores, initial=initial)
 
 

@@ -3,11 +3,13 @@
 At every decision the engine's observation (vehicles and halting vehicles per incoming
 lane) initialises the model: halting vehicles become movement queues (split over the
 lane's movements by the routes' turning ratios), moving ones are put half-way along their
-edge. ``candidates`` phase sequences (one phase per intersection per decision over the
-horizon: keep-all, max-pressure, and random ones) roll out in one ``vmap`` call, with the
-yellow/all-red of each switch shown as red. Each intersection takes the first phase of the
-candidate with the least queueing on its own approaches (plus half of that on the
-approaches it feeds, so that spill-back it causes counts). The driver still enforces min
+edge. Phase sequences (one phase per intersection per decision over the horizon) roll out
+in one ``vmap`` call, with the yellow/all-red of each switch shown as red: max pressure's
+choice held (the base policy), the base with one intersection switched to each of its
+other phases (a one-step policy improvement over max pressure, as in rollout algorithms),
+and ``candidates`` random sequences. Each intersection takes the first phase of the
+candidate with the least queueing on its own approaches (plus, weighted by ``downstream``,
+that on the approaches it feeds, so that spill-back it causes counts). The driver still enforces min
 and max green. Decision time is measured every decision (``decision_s``); shapes are fixed,
 so one compilation serves the whole run and the time per decision is bounded by the
 candidate count and horizon.
@@ -29,11 +31,11 @@ from mobility.signals.model_build import ModelArrays
 from mobility.signals.types import Layout, Observation
 
 DEFAULTS: dict[str, float] = {
-    "candidates": 64,  # phase sequences rolled out per decision
-    "horizon": 30.0,  # s
+    "candidates": 16,  # random phase sequences rolled out besides the structured ones
+    "horizon": 10.0,  # s (one decision: longer horizons did worse on grid4x4)
     "dt": 2.0,  # s per model step
     "terminal": 1.0,  # weight of the queue left at the horizon, in horizons
-    "downstream": 0.5,  # weight of the queues an intersection feeds
+    "downstream": 1.0,  # weight of the queues an intersection feeds
     "keep": 0.5,  # chance a random candidate keeps the current phase at a decision
     "seed": 0,
 }
@@ -89,8 +91,8 @@ class ModelPredictive:
             )
             raise ValueError(msg)
         self.settings = {k: float(params.get(k, v)) for k, v in DEFAULTS.items()}
-        if self.settings["candidates"] < 2 or self.settings["horizon"] <= 0:
-            raise ValueError("model_predictive: candidates >= 2 and horizon > 0 needed")
+        if self.settings["candidates"] < 0 or self.settings["horizon"] <= 0:
+            raise ValueError("model_predictive: candidates >= 0 and horizon > 0 needed")
         self.arrays = arrays
         self.decision_s: list[float] = []
         self.decision_interval = 10.0
@@ -144,6 +146,7 @@ class ModelPredictive:
         self.phases_n = a.timing["phase_mask"].shape[1]
         self.steps = max(1, int(np.ceil(self.settings["horizon"] / self.settings["dt"])))
         self.decisions = max(1, int(np.ceil(self.settings["horizon"] / self.decision_interval)))
+        self.n_structured = 1 + int((self.n_phases - 1).sum())
 
     def _state(self, obs: Observation) -> State:
         a = self.arrays
@@ -174,23 +177,31 @@ class ModelPredictive:
         )
 
     def _candidates(self, obs: Observation, mp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        c = int(self.settings["candidates"])
+        """Phase sequences [C, T, D]: max pressure held (the base), the base with one light
+        switched to each of its other phases, then ``candidates`` random sequences."""
         t_n, d_n = len(self.arrays.tls), self.decisions
         current = np.zeros(t_n, int)
         age = np.full(t_n, 1e9)
         current[self.rows] = obs.phase
         age[self.rows] = obs.phase_age
-        pick = self.rng.integers(0, 1 << 30, (c, t_n, d_n)) % self.n_phases[None, :, None]
-        keep = self.rng.random((c, t_n, d_n)) < self.settings["keep"]
-        phases = np.empty((c, t_n, d_n), int)
-        prev = np.broadcast_to(current, (c, t_n))
-        for d in range(d_n):
-            phases[:, :, d] = np.where(keep[:, :, d], prev, pick[:, :, d])
-            prev = phases[:, :, d]
-        phases[0] = current[:, None]
-        mpp = current.copy()
-        mpp[self.rows] = mp
-        phases[1] = mpp[:, None]
+        base = current.copy()
+        base[self.rows] = mp
+        c = self.n_structured + int(self.settings["candidates"])
+        phases = np.broadcast_to(base[None, :, None], (c, t_n, d_n)).copy()
+        row = 1
+        for k in range(t_n):
+            for p in range(self.n_phases[k]):
+                if p != base[k]:
+                    phases[row, k, :] = p
+                    row += 1
+        extra = c - self.n_structured
+        if extra:
+            pick = self.rng.integers(0, 1 << 30, (extra, t_n, d_n)) % self.n_phases[None, :, None]
+            keep = self.rng.random((extra, t_n, d_n)) < self.settings["keep"]
+            prev = np.broadcast_to(base, (extra, t_n))
+            for d in range(d_n):
+                phases[self.n_structured :, :, d] = np.where(keep[:, :, d], prev, pick[:, :, d])
+                prev = phases[self.n_structured :, :, d]
         locked = age < self.min_green  # min green (or a transition) holds the first phase
         phases[:, locked, 0] = current[locked]
         green_from = np.zeros((c, t_n, d_n), np.float32)

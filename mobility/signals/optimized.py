@@ -22,14 +22,15 @@ from mobility.signals.model_build import ModelArrays, build_model
 from mobility.signals.phases import PhasePlan, cycle_program
 
 DEFAULTS: dict[str, float | str] = {
-    "starts": 16,  # random starts (the first is the net's own plan)
+    "starts": 256,  # random plans screened (the first is the net's own plan)
+    "refine": 8,  # best screened plans refined by gradient
     "samples": 2,  # demand samples per gradient step
     "iterations": 40,  # Adam steps
     "lr": 0.2,
     "noise": 0.2,  # log-normal demand noise of the samples
     "dt": 2.0,  # s per model step
     "tau": 1.0,  # s, width of the relaxed green windows
-    "spread": 0.7,  # spread of the random starts around the net's plan (logits)
+    "spread": 0.3,  # log-spread of the random starts' greens around their typical green
     "plan": "",  # JSON plan file: write it instead of optimising
 }
 
@@ -41,7 +42,7 @@ def check_params(params: dict[str, Any]) -> dict[str, Any]:
         msg = f"optimized has no setting {', '.join(unknown)} (settings: {', '.join(DEFAULTS)})"
         raise ValueError(msg)
     out = {**DEFAULTS, **params}
-    for key in ("starts", "samples", "iterations"):
+    for key in ("starts", "refine", "samples", "iterations"):
         out[key] = int(out[key])
         if out[key] < 1:
             raise ValueError(f"optimized: {key} must be at least 1")
@@ -82,6 +83,7 @@ def optimise_scenario(
         base,
         jax.random.PRNGKey(seed),
         starts=settings["starts"],
+        refine=min(settings["refine"], settings["starts"]),
         samples=settings["samples"],
         iterations=settings["iterations"],
         steps=steps_for(end - begin, arrays.dt),
@@ -97,6 +99,7 @@ def optimise_scenario(
     info = {
         "optimise_s": time.perf_counter() - started,
         "model_delay_base": float(result.initial[0]),
+        "model_delay_screened": float(result.initial.min()),
         "model_delay_best": float(result.scores.min()),
     }
     return np.asarray(result.plan.green), offsets, info
@@ -139,8 +142,12 @@ def optimized_programs(
         greens = np.zeros_like(arrays.base_green)
         offsets = np.zeros(len(arrays.tls))
         for i, t in enumerate(arrays.tls):
-            g = given[t]["greens"]
-            greens[i, : len(g)] = np.clip(g, min_green, max_green)
+            n = len(arrays.plans[i].greens)
+            g = given.get(t, {}).get("greens", [])[:n]
+            if len(g) < n:
+                msg = f"plan {settings['plan']} gives {len(g)} greens for {t!r}, which has {n}"
+                raise ValueError(msg)
+            greens[i, :n] = np.clip(g, min_green, max_green)
             offsets[i] = float(given[t].get("offset", 0.0))
     else:
         greens, offsets, info = optimise_scenario(

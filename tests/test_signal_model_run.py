@@ -1,0 +1,71 @@
+"""The model's controllers in real SUMO on the 3x3 grid: ``optimized`` writes the plan it
+is given (or finds) with the net's transitions inside min/max green, ``model_predictive``
+runs with a bounded, recorded decision time, and ``check-model`` correlates plans."""
+
+from __future__ import annotations
+
+import json
+import math
+from xml.etree import ElementTree
+
+from conftest import small_scenario
+
+from mobility.config import ScenarioSpec
+from mobility.demand.build import build_demand
+from mobility.network.build import build_network
+from mobility.signals.check_model import check_model
+from mobility.signals.programs import read_net_signals
+from mobility.signals.setup import prepare_signals
+from mobility.sim import sumocfg
+from mobility.sim.engine import Engine
+
+
+def _spec(**signals) -> ScenarioSpec:
+    return ScenarioSpec.model_validate(small_scenario(end=400, signals=signals))
+
+
+def test_optimized_writes_the_given_plan_within_bounds(tmp_path) -> None:
+    spec = _spec(controller="static")
+    net = build_network(spec.network)
+    routes = build_demand(spec, net)
+    tls = sorted(read_net_signals(net).programs)
+    wanted = {t: {"greens": [3.0] + [99.0] * 7, "offset": 7.0} for t in tls}
+    given = tmp_path / "given.json"
+    given.write_text(json.dumps({"tls": wanted}))
+    spec = _spec(controller="optimized", params={"plan": str(given)}, min_green=5, max_green=40)
+    setup = prepare_signals(spec, net=net, routes=routes, folder=tmp_path)
+    root = ElementTree.parse(tmp_path / setup.additional[0]).getroot()
+    logics = root.findall("tlLogic")
+    assert sorted(x.get("id") for x in logics) == tls
+    for logic in logics:
+        assert logic.get("offset") == "7.0"
+        for phase in logic.findall("phase"):
+            state, dur = phase.get("state"), float(phase.get("duration"))
+            if "y" in state:
+                assert dur == 3.0  # the net's yellow
+            elif any(c in "Gg" for c in state):
+                assert dur in (5.0, 40.0)  # clipped into [min_green, max_green]
+
+
+def test_model_predictive_runs_with_bounded_decision_time(tmp_path) -> None:
+    spec = _spec(controller="model_predictive", min_green=5)
+    net = build_network(spec.network)
+    routes = build_demand(spec, net)
+    setup = prepare_signals(spec, net=net, routes=routes, folder=tmp_path)
+    cfg = sumocfg.write_sumocfg(
+        spec, net=net, routes=routes, folder=tmp_path, additional=setup.additional
+    )
+    with Engine(["-c", str(cfg)], log_file=tmp_path / sumocfg.SUMO_LOG) as engine:
+        setup.attach(engine)
+        engine.run(spec.end)
+    times = setup.driver.controller.decision_s
+    assert len(times) >= 30
+    assert sorted(times)[len(times) // 2] < 0.5  # median, after the one compilation
+
+
+def test_check_model_correlates_random_plans(tmp_path) -> None:
+    spec = ScenarioSpec.model_validate(small_scenario(end=300))
+    table, rho = check_model(spec, tmp_path, plans=3)
+    assert len(table) == 3
+    assert math.isfinite(rho) and -1.0 <= rho <= 1.0
+    assert (table["sumo_delay_s"] > 0).all() and (table["model_delay_s"] > 0).all()
