@@ -9,6 +9,7 @@ so every state the engine sets is built from the net's own states and is one SUM
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 GREEN = frozenset("Gg")
 YELLOW = frozenset("yY")
@@ -21,6 +22,7 @@ def is_green_phase(state: str) -> bool:
     return any(c in GREEN for c in state) and not any(c in YELLOW for c in state)
 
 
+@lru_cache(maxsize=4096)  # a light switches between few pairs of states, many times
 def yellow_state(shown: str, target: str) -> str:
     """The state between ``shown`` and ``target``: links losing their green turn yellow."""
     return "".join(
@@ -28,6 +30,7 @@ def yellow_state(shown: str, target: str) -> str:
     )
 
 
+@lru_cache(maxsize=4096)
 def all_red_state(shown: str, target: str) -> str:
     """The clearance state after yellow: links losing their green are red, others as shown."""
     return "".join(
