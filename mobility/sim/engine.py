@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import itertools
+import operator
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -220,8 +221,14 @@ class Engine:
         ids, variables = self._subscriptions[domain]
         results = self._latest.get(domain, {})
         if len(results) == len(ids):  # the usual case: every object reported
+            pick = operator.itemgetter(*variables) if len(variables) > 1 else None
             try:
-                return np.array([[results[i][v] for v in variables] for i in ids], float)
+                if pick is None:
+                    flat = (results[i][variables[0]] for i in ids)
+                else:
+                    flat = itertools.chain.from_iterable(pick(results[i]) for i in ids)
+                values = np.fromiter(flat, float, count=len(ids) * len(variables))
+                return values.reshape(len(ids), len(variables))
             except (KeyError, TypeError, ValueError):
                 pass  # a vanished object or a non-numeric variable: the careful path below
         out = np.full((len(ids), len(variables)), np.nan)
