@@ -3,7 +3,8 @@
 Edges are those that some route uses (plus one sink edge), movements the consecutive edge
 pairs of the routes (plus "route ends here" into the sink), turning ratios the share of
 routed vehicles, saturation flow ``saturation_flow x lanes connecting the pair``, storage
-``lanes x length / 7.5 m``, free-flow time ``length / speed``. A movement belongs to the
+``lanes x length / 7.5 m``, free-flow time ``length / speed``; a minor green (``g``,
+yielding) gives a fixed share of the saturation flow. A movement belongs to the
 light of its connections; phases and transitions come from the net's own program
 (:func:`mobility.signals.phases.plan_from_program`). Trips without a route take the
 net's shortest path, as in :func:`mobility.signals.programs.movement_flows`.
@@ -26,6 +27,9 @@ from mobility.signals.programs import _vehicles_in_window, plans_from_net, read_
 JAM_SPACING_M = 7.5
 MAX_DELAY_SLOTS = 64  # longest free-flow delay line, steps (longer edges are shortened)
 BIN_S = 300.0
+# Share of the saturation flow a green gives: a minor green ``g`` yields to the opposing
+# flow (permissive left turns), so it passes only in gaps; a rough, fixed gap share.
+GREEN_SHARE = {"G": 1.0, "g": 0.35}
 
 
 @dataclass(frozen=True)
@@ -189,8 +193,8 @@ def build_model(
             if c.getTLSID() != light or c.getTLLinkIndex() < 0:
                 continue
             for p, state in enumerate(plans[light].greens):
-                if state[c.getTLLinkIndex()] in "Gg":
-                    serves[m, p] = 1.0
+                share = GREEN_SHARE.get(state[c.getTLLinkIndex()], 0.0)
+                serves[m, p] = max(serves[m, p], share)
     phase_mask = np.zeros((n_t, n_p), np.float32)
     lost = np.zeros((n_t, n_p), np.float32)
     base = np.zeros((n_t, n_p), np.float32)
