@@ -11,12 +11,16 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
+# compileall: the package is installed editable, and where PYTHONDONTWRITEBYTECODE is set
+# every `mobility` call would otherwise compile it again.
 $(BASE_STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e .
+	$(PY) -m compileall -q mobility
 	touch $@
 
 $(DEV_STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m compileall -q mobility
 	touch $(BASE_STAMP) $@
 
 demo: $(BASE_STAMP)
