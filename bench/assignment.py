@@ -22,7 +22,7 @@ recomputed by us. AequilibraE refuses zero free-flow times, so Chicago Sketch's 
 connectors get 1e-6 min for it (a change of <1e-6 in the objective).
 
 Usage: python bench/assignment.py [--networks SiouxFalls Anaheim Chicago-Sketch]
-       [--repeats 3] [--no-aequilibrae] [--markdown bench/RESULTS_assignment.md]
+       [--repeats 3] [--no-aequilibrae] [--markdown tables.md]
 Needs the bench extra: pip install aequilibrae.
 """
 
