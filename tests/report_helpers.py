@@ -20,3 +20,17 @@ def make_run(folder: Path, seed: int, vehicles_per_hour: float) -> Path:
     path = folder / f"scenario-{seed}.yaml"
     path.write_text(yaml.safe_dump(spec))
     return Scenario.from_yaml(path).run(folder / "runs").run_dir
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def make_shuttle_run(folder: Path) -> Path:
+    """``experiments/shuttles_on_demand.yaml`` cut to 20 minutes (riders for the first 15)."""
+    spec = yaml.safe_load((REPO / "experiments" / "shuttles_on_demand.yaml").read_text())
+    spec["network"] = str(REPO / "networks" / "grid4x4" / "grid4x4.net.xml")
+    spec["end"] = 1200
+    spec["riders"]["until"] = 900
+    path = folder / "shuttles.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return Scenario.from_yaml(path).run(folder / "runs").run_dir

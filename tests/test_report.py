@@ -10,11 +10,12 @@ import geopandas as gpd
 import pyarrow as pa
 import pyogrio
 import pytest
-from report_helpers import make_run
+from report_helpers import make_run, make_shuttle_run
 
 from mobility.errors import MobilityError
 from mobility.experiment.store import SweepStore
 from mobility.report import ReportError, build_report, export_gpkg, load_run
+from mobility.report.words import better, describe
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +149,45 @@ def test_geopackage_of_a_plain_net(runs, tmp_path: Path) -> None:
     assert {"edge_id", "speed_relative", "co2_kg", "time_loss_s", "flow_veh_h"} <= set(edges)
     assert edges["co2_kg"].sum() > 0
     assert edges.crs is None
+
+
+@pytest.fixture(scope="module")
+def shuttle_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_shuttle_run(tmp_path_factory.mktemp("report-shuttles"))
+
+
+def test_run_with_shuttles(shuttle_run, runs, tmp_path: Path) -> None:
+    text = build_report(shuttle_run, tmp_path / "s.html").read_text()
+    for kind in ("shuttle-wait", "shuttle-occupancy", "shuttle-map"):
+        assert f"data-kind='{kind}'" in text, kind
+    assert "dashed: 5 and 10 min" in text
+    assert "riders on board" in text  # occupancy axis
+    assert "shuttle depot" in text  # map legend (SVG text)
+    # words: the fleet and its riders, not the raw spec
+    assert "6 on-demand shuttles, 4 seats each" in text
+    assert "depot(s) on road B1C1" in text
+    assert "60 ride requests per hour" in text
+    assert "{'service'" not in text
+    # shuttle KPIs with plain descriptions
+    assert "share of riders picked up within 5 minutes" in text
+    assert "share of shuttle kilometres driven with 1 rider on board" in text
+    assert "<code>shuttle_wait_mean_s</code>" in text
+    assert _svgs(text) >= 12
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text)
+    # a run without shuttles keeps its one line and draws no shuttle figure
+    plain = build_report(runs[0], tmp_path / "p.html").read_text()
+    assert "This scenario has no shuttles." in plain
+    assert "data-kind='shuttle-" not in plain
+
+
+def test_shuttle_kpi_words() -> None:
+    assert better("shuttle_wait_under_5min_share") == "high"
+    assert better("shuttle_wait_p95_s") == "low"
+    assert describe("shuttle_km_share_load_2") == (
+        "share of shuttle kilometres driven with 2 riders on board"
+    )
+    assert describe("shuttle_fleet_pods_wait_mean_s") == (
+        "fleet pods: average wait for the shuttle to arrive"
+    )
+    assert better("shuttle_fleet_pods_wait_under_10min_share") == "high"
+    assert describe("shuttle_fleet_bus_km_share_load_0").startswith("fleet bus: share of")

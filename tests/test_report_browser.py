@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from report_helpers import make_run
+from report_helpers import make_run, make_shuttle_run
 
 from mobility.report import build_report
 
@@ -91,16 +91,29 @@ def _chromium(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
 
-def test_report_renders_offline_in_chromium(tmp_path: Path) -> None:
-    run_dir = make_run(tmp_path, 1, 900)
-    report = build_report(run_dir, tmp_path / "report.html")
+def _probe(tmp_path: Path, report: Path) -> dict:
+    """Open the report with the probe in chromium; the probe's findings."""
     probed = tmp_path / "probed.html"
     probed.write_text(report.read_text().replace("<head>", "<head>" + PROBE, 1))
-
     dom = _chromium(tmp_path, "--dump-dom", probed.as_uri())
     found = re.search(r'<pre id="__probe">(.*?)</pre>', dom.stdout, re.S)
     assert found, f"no probe output; chromium said:\n{dom.stderr[-2000:]}"
-    probe = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    return json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+
+
+def _rendered(figures: list[dict]) -> None:
+    for f in figures:
+        if f["hidden"]:
+            continue  # the time slices not shown yet
+        assert f["svg"] is not None, f
+        assert f["svg"][0] > 100 and f["svg"][1] > 100, f  # rendered, not collapsed
+        assert f["shapes"] > 10, f  # something drawn in it
+
+
+def test_report_renders_offline_in_chromium(tmp_path: Path) -> None:
+    run_dir = make_run(tmp_path, 1, 900)
+    report = build_report(run_dir, tmp_path / "report.html")
+    probe = _probe(tmp_path, report)
 
     assert probe["errors"] == []
     assert probe["title"].startswith("Run small")
@@ -108,12 +121,7 @@ def test_report_renders_offline_in_chromium(tmp_path: Path) -> None:
     kinds = {f["kind"] for f in figures}
     assert {"vehicles", "speed", "travel-time", "junction-delay"} <= kinds  # plots
     assert {"congestion", "co2", "signals"} <= kinds  # maps
-    for f in figures:
-        if f["hidden"]:
-            continue  # the time slices not shown yet
-        assert f["svg"] is not None, f
-        assert f["svg"][0] > 100 and f["svg"][1] > 100, f  # rendered, not collapsed
-        assert f["shapes"] > 10, f  # something drawn in it
+    _rendered(figures)
     assert sum(not f["hidden"] for f in figures if f["kind"] == "congestion") == 1
     assert probe["slider"] == {
         "first_hidden": True,
@@ -127,3 +135,12 @@ def test_report_renders_offline_in_chromium(tmp_path: Path) -> None:
     _chromium(tmp_path, "--window-size=1280,3600", f"--screenshot={shot}", report.as_uri())
     assert shot.is_file() and shot.stat().st_size > 10_000
     shutil.copy(report, ARTIFACTS / "report-small-run.html")
+
+
+def test_shuttle_report_renders_offline_in_chromium(tmp_path: Path) -> None:
+    report = build_report(make_shuttle_run(tmp_path), tmp_path / "report.html")
+    probe = _probe(tmp_path, report)
+    assert probe["errors"] == []
+    kinds = {f["kind"] for f in probe["figures"]}
+    assert {"shuttle-wait", "shuttle-occupancy", "shuttle-map"} <= kinds
+    _rendered(probe["figures"])

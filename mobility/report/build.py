@@ -92,7 +92,7 @@ def _runs_body(runs: list[RunData]) -> str:
     parts.append(_section("Maps", _maps(first, labels[0])))
     if len(views) > 1:
         parts.append(_section("Comparison", _comparison(views[0], views[1], labels[:2])))
-    parts.append(_section("Shuttles", _shuttles(runs[0])))
+    parts.append(_section("Shuttles", _shuttles(views[:2], labels[:2])))
     parts.append(_section("Reproducibility", _provenance(runs)))
     return "\n".join(parts)
 
@@ -255,6 +255,8 @@ def _maps(view: _RunView, label: str) -> str:
     maps.append(
         _figure("signals", "Signalised junctions, circle size = delay per vehicle", fig, cls="map")
     )
+    if _has_shuttles(view.run):
+        maps.append(_shuttle_map(view, label))
     return "".join(out) + "<div class='grid'>" + "".join(maps) + "</div>"
 
 
@@ -286,13 +288,113 @@ def _comparison(a: _RunView, b: _RunView, labels: list[str]) -> str:
     )
 
 
-def _shuttles(run: RunData) -> str:
-    if not run.spec.get("shuttles") and not (run.run_dir / "requests.parquet").is_file():
+def _has_shuttles(run: RunData) -> bool:
+    return bool(run.spec.get("shuttles")) or (run.run_dir / "requests.parquet").is_file()
+
+
+def _shuttles(views: list[_RunView], labels: list[str]) -> str:
+    shown = {k: v for k, v in zip(labels, views, strict=False) if _has_shuttles(v.run)}
+    if not shown:
         return "<p>This scenario has no shuttles.</p>"
-    return (
-        "<p>This run has shuttles; their wait-time and occupancy plots are not in this "
-        "report version yet (see the run directory's tables).</p>"
+    waits, loads, missing = {}, {}, []
+    for label, view in shown.items():
+        requests, fleet = view.run.run_dir / "requests.parquet", view.run.run_dir / "fleet.parquet"
+        if not requests.is_file() or not fleet.is_file():
+            missing.append(label)
+            continue
+        r = pd.read_parquet(requests)
+        waits[label] = r.loc[r["status"] == "served", "wait_s"].dropna().to_numpy(float)
+        f = pd.read_parquet(fleet)
+        cols = sorted(
+            (c for c in f.columns if c.startswith("km_load_")),
+            key=lambda c: int(c.removeprefix("km_load_")),
+        )
+        loads[label] = pd.Series(
+            {int(c.removeprefix("km_load_")): float(f[c].sum()) for c in cols}, dtype=float
+        )
+    out = [
+        "<p>Shuttle riders ask for a ride; the wait is the time from the request to the "
+        "pick-up. Occupancy shows how many kilometres the shuttles drove empty (0) and with "
+        "1, 2, ... riders on board. The shuttle KPIs are in the results table above; stops "
+        "and depots are on the shuttle map.</p>"
+    ]
+    if missing:
+        out.append(
+            f"<p>No shuttle tables (requests.parquet, fleet.parquet) in {e(', '.join(missing))}"
+            "; run the scenario again to draw its shuttle plots.</p>"
+        )
+    figs = []
+    if waits:
+        served = sum(len(w) for w in waits.values())
+        title = "Wait for a shuttle (riders served; dashed: 5 and 10 min)"
+        if not served:
+            title = "Wait for a shuttle: no rider was served in this run"
+        figs.append(("shuttle-wait", title, F.shuttle_wait_plot(waits)))
+    if loads:
+        figs.append(
+            ("shuttle-occupancy", "Shuttle km at each load", F.shuttle_occupancy_plot(loads))
+        )
+    out.append("<div class='grid'>" + "".join(_figure(k, t, f) for k, t, f in figs) + "</div>")
+    return "".join(out)
+
+
+def _shuttle_places(view: _RunView) -> tuple[list, list]:
+    """(x, y) of each shuttle stop and depot of the run, on its edge's geometry."""
+    lines = view.edges.set_index("edge_id")
+    stops, depots = [], []
+
+    def where(edge: Any, pos: float = -1.0) -> tuple[float, float] | None:
+        if edge not in lines.index:
+            return None
+        geom, length = lines.at[edge, "geometry"], float(lines.at[edge, "length_m"] or 0)
+        share = 0.5 if pos is None or pos < 0 or length <= 0 else min(pos / length, 1.0)
+        p = geom.interpolate(share, normalized=True)
+        return float(p.x), float(p.y)
+
+    for fleet in view.run.spec.get("shuttles") or []:
+        if not isinstance(fleet, dict):
+            continue
+        for d in fleet.get("depots") or []:
+            xy = where(d.get("edge"))
+            if xy:
+                depots.append(xy)
+        for s in fleet.get("stops") or []:
+            xy = where(s.get("edge"), float(s.get("pos", -1.0)))
+            if xy:
+                stops.append(xy)
+    return stops, depots
+
+
+def _shuttle_map(view: _RunView, label: str) -> str:
+    stops, depots = _shuttle_places(view)
+    if not stops and not depots:
+        return ""
+    markers = [
+        (
+            np.array([p[0] for p in places]),
+            np.array([p[1] for p in places]),
+            marker,
+            colour,
+            name,
+        )
+        for places, marker, colour, name in (
+            (stops, "s", "#1f77b4", "shuttle stop"),
+            (depots, "^", "#ff7f0e", "shuttle depot"),
+        )
+    ]
+    speed = view.edges.set_index("edge_id")["speed_relative"]
+    fig = F.network_map(
+        view.geometry,
+        view.values(speed),
+        title=f"{label}: shuttle stops and depots",
+        label="speed / speed limit (whole run)",
+        cmap="RdYlGn",
+        vmin=0.0,
+        vmax=1.0,
+        crs_note=view.crs_note,
+        markers=markers,
     )
+    return _figure("shuttle-map", "Shuttle stops and depots", fig, cls="map")
 
 
 def _provenance(runs: list[RunData]) -> str:

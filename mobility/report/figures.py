@@ -101,6 +101,50 @@ def junction_delay_plot(delays: dict[str, pd.DataFrame]) -> Figure:
     return fig
 
 
+def shuttle_wait_plot(waits: dict[str, np.ndarray]) -> Figure:
+    """How long served riders waited for their shuttle; 5 and 10 minutes marked."""
+    fig, ax = _fig()
+    top = max((np.quantile(w, 0.99) for w in waits.values() if len(w)), default=0.0)
+    bins = np.linspace(0, max(top / 60.0, 11.0), 30)
+    for (label, w), colour in zip(waits.items(), (BLUE, ORANGE, "C2", "C3"), strict=False):
+        ax.hist(np.clip(w / 60.0, 0, bins[-1]), bins=bins, color=colour, alpha=0.6, label=label)
+    for minutes in (5, 10):
+        ax.axvline(minutes, color="black", ls="--", lw=0.8)
+        ax.text(
+            minutes,
+            1.0,
+            f" {minutes} min",
+            transform=ax.get_xaxis_transform(),
+            ha="left",
+            va="top",
+            fontsize=7,
+        )
+    ax.set_xlabel("wait from request to pick-up (min), riders served")
+    ax.set_ylabel("riders")
+    if len(waits) > 1:
+        ax.legend(frameon=False)
+    return fig
+
+
+def shuttle_occupancy_plot(km_at_load: dict[str, pd.Series]) -> Figure:
+    """Kilometres the shuttles drove with 0, 1, 2 ... riders on board (bars per run)."""
+    fig, ax = _fig()
+    loads = sorted(set().union(*(s.index for s in km_at_load.values()))) or [0]
+    width = 0.8 / max(len(km_at_load), 1)
+    x = np.arange(len(loads))
+    for i, ((label, s), colour) in enumerate(
+        zip(km_at_load.items(), (BLUE, ORANGE, "C2", "C3"), strict=False)
+    ):
+        values = s.reindex(loads).fillna(0.0).to_numpy(float)
+        ax.bar(x + i * width - 0.4 + width / 2, values, width, color=colour, label=label)
+    ax.set_xticks(x, [str(n) for n in loads])
+    ax.set_xlabel("riders on board")
+    ax.set_ylabel("km driven by the shuttles")
+    if len(km_at_load) > 1:
+        ax.legend(frameon=False)
+    return fig
+
+
 def kpi_vs_param_plot(summary: pd.DataFrame, x: pd.Series, kpi: str, xlabel: str) -> Figure:
     """Mean of a KPI against a swept parameter, with its 95 % interval as a band."""
     fig, ax = _fig(4.2, 2.8)
@@ -148,14 +192,16 @@ def network_map(
     crs_note: str,
     points: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     points_label: str = "",
+    markers: list[tuple[np.ndarray, np.ndarray, str, str, str]] | None = None,
     size: float = 4.6,
 ) -> Figure:
     """Edges drawn from the network's own geometry, coloured by ``values`` (NaN: grey).
 
-    ``points`` (x, y, value) marks junctions, sized by value. The base layer is the network
-    itself: nothing is fetched, so the map works offline. The scale bar is drawn by hand
-    (no scale-bar package is a dependency); coordinates are metres in both projected and
-    plain nets.
+    ``points`` (x, y, value) marks junctions, sized by value; ``markers`` (x, y, marker,
+    colour, label) adds fixed-size symbols (shuttle stops, depots), each with a legend entry.
+    The base layer is the network itself: nothing is fetched, so the map works offline.
+    The scale bar is drawn by hand (no scale-bar package is a dependency); coordinates
+    are metres in both projected and plain nets.
     """
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(size, size))
@@ -180,6 +226,20 @@ def network_map(
             zorder=3,
             label=points_label,
         )
+    for mx, my, marker, colour, mlabel in markers or []:
+        if len(mx):
+            ax.scatter(
+                mx,
+                my,
+                s=60,
+                marker=marker,
+                c=colour,
+                edgecolors="black",
+                linewidths=0.8,
+                zorder=4,
+                label=mlabel,
+            )
+    if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="upper left", frameon=True, fontsize=7, markerscale=0.5)
     ax.autoscale()
     ax.set_aspect("equal")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,46 @@ KPI_INFO: dict[str, tuple[str, str, str]] = {
     "co2_total_kg": ("CO2 emitted by all vehicles", "kg", "low"),
     "fuel_total_kg": ("fuel burnt by all vehicles", "kg", "low"),
     "co2_per_km_g": ("CO2 per vehicle-kilometre driven", "g/km", "low"),
+    # shuttles (mobility.shuttles.kpi): all fleets together
+    "shuttle_requests": ("rides riders asked a shuttle for", "", ""),
+    "shuttle_served": ("rides completed: the rider was picked up and dropped off", "", "high"),
+    "shuttle_rejected": ("rides refused (no shuttle could come in time)", "", "low"),
+    "shuttle_unfinished": ("riders still waiting or on board at the end", "", "low"),
+    "shuttle_served_share": ("share of ride requests completed", "", "high"),
+    "shuttle_rejection_rate": ("share of ride requests refused", "", "low"),
+    "shuttle_wait_mean_s": ("average wait for the shuttle to arrive", "s", "low"),
+    "shuttle_wait_median_s": ("median wait for the shuttle", "s", "low"),
+    "shuttle_wait_p95_s": ("wait of the 5 % of riders who waited longest", "s", "low"),
+    "shuttle_wait_under_5min_share": ("share of riders picked up within 5 minutes", "", "high"),
+    "shuttle_wait_under_10min_share": ("share of riders picked up within 10 minutes", "", "high"),
+    "shuttle_in_vehicle_mean_s": ("average time riders spent on board", "s", "low"),
+    "shuttle_detour_ratio_mean": (
+        "average ride time over the direct drive (1 = no detour for other riders)",
+        "",
+        "low",
+    ),
+    "shuttle_vehicle_km": ("kilometres driven by all shuttles", "km", ""),
+    "shuttle_empty_km_share": (
+        "share of shuttle kilometres driven with nobody on board",
+        "",
+        "low",
+    ),
+    "shuttle_rides_per_vehicle_hour": ("rides completed per shuttle per hour", "", "high"),
+    "shuttle_utilisation": ("share of shuttle kilometres driven with riders on board", "", "high"),
+    "shuttle_co2_kg": ("CO2 emitted by the shuttles", "kg", "low"),
+    "shuttle_vehicles": ("shuttles in service", "", ""),
+    "shuttle_headway_deviation_mean_s": (
+        "average gap between a line's actual and planned headway",
+        "s",
+        "low",
+    ),
+    "shuttle_headway_within_60s_share": (
+        "share of line stop calls within a minute of the planned headway",
+        "",
+        "high",
+    ),
+    "shuttle_load_per_stop_mean": ("average riders on board leaving a line stop", "", ""),
+    "shuttle_load_per_stop_max": ("most riders on board leaving a line stop", "", ""),
 }
 # The KPIs a sweep report shows first (others follow in the full table).
 HEADLINE = (
@@ -41,10 +82,34 @@ HEADLINE = (
 )
 
 
+def _shuttle_kpi(kpi: str) -> tuple[str, str] | None:
+    """A per-fleet (``shuttle_fleet_<name>_<kpi>``) or per-load shuttle KPI: (base, words)."""
+    load = re.fullmatch(r"shuttle_km_share_load_(\d+)", kpi)
+    if load:
+        n = int(load.group(1))
+        riders = "nobody" if n == 0 else "1 rider" if n == 1 else f"{n} riders"
+        return "", f"share of shuttle kilometres driven with {riders} on board"
+    if kpi.startswith("shuttle_fleet_"):
+        rest = kpi.removeprefix("shuttle_fleet_")
+        for base in sorted(KPI_INFO, key=len, reverse=True):
+            tail = base.removeprefix("shuttle_")
+            if base.startswith("shuttle_") and rest.endswith("_" + tail):
+                fleet = rest[: -len(tail) - 1]
+                return base, f"fleet {fleet}: {KPI_INFO[base][0]}"
+        load = re.fullmatch(r"(.+)_km_share_load_(\d+)", rest)
+        if load:
+            words = _shuttle_kpi(f"shuttle_km_share_load_{load.group(2)}")
+            return "", f"fleet {load.group(1)}: {words[1] if words else ''}"
+    return None
+
+
 def better(kpi: str) -> str:
-    """``low``, ``high`` or ``""``; shuttle/signal KPIs follow their names."""
+    """``low``, ``high`` or ``""``; signal KPIs follow their names."""
     if kpi in KPI_INFO:
         return KPI_INFO[kpi][2]
+    shuttle = _shuttle_kpi(kpi)
+    if shuttle is not None:
+        return KPI_INFO[shuttle[0]][2] if shuttle[0] else ""
     name = kpi.lower()
     if any(w in name for w in ("wait", "delay", "loss", "time", "co2", "fuel", "teleport")):
         return "low"
@@ -54,7 +119,10 @@ def better(kpi: str) -> str:
 
 
 def describe(kpi: str) -> str:
-    return KPI_INFO.get(kpi, (kpi.replace("_", " "), "", ""))[0]
+    if kpi in KPI_INFO:
+        return KPI_INFO[kpi][0]
+    shuttle = _shuttle_kpi(kpi)
+    return shuttle[1] if shuttle is not None else kpi.replace("_", " ")
 
 
 def fmt(value: Any, digits: int = 1) -> str:
@@ -101,7 +169,11 @@ def scenario_words(spec: dict[str, Any], meta: dict[str, Any], net: dict[str, An
     shuttles = spec.get("shuttles")
     lines.append(
         "<b>Shuttles</b>: "
-        + (e(_short(shuttles)) if shuttles else "none in this scenario (cars only).")
+        + (
+            e(_shuttle_words(shuttles, spec.get("riders") or {}))
+            if shuttles
+            else "none in this scenario (cars only)."
+        )
     )
     lines.append(
         f"<b>Randomness</b>: seed {e(str(meta.get('seed', spec.get('seed'))))}; the same "
@@ -134,6 +206,53 @@ def _demand_words(demand: dict[str, Any]) -> str:
         more = f" and {len(flows) - 8} more" if len(flows) > 8 else ""
         return e(f"origin-destination flows between zones: {'; '.join(parts)}{more}{shape}.")
     return e(f"{kind}: {_short(demand)}")
+
+
+def _shuttle_words(fleets: Any, riders: dict[str, Any]) -> str:
+    """A short paragraph: each fleet (on-demand or line) and the riders who ask for it."""
+    if not isinstance(fleets, list):
+        return _short(fleets)
+    parts = []
+    for f in fleets:
+        if not isinstance(f, dict):
+            parts.append(_short(f))
+            continue
+        vehicle = f.get("vehicle") or {}
+        seats = vehicle.get("capacity")
+        seats = f", {seats} seats each" if seats else ""
+        if f.get("service") == "on_demand":
+            depots = ", ".join(str(d.get("edge")) for d in f.get("depots") or [])
+            pooled = "shared rides (pooling)" if f.get("pooling", True) else "one booking at a time"
+            parts.append(
+                f"fleet {f.get('name')}: {f.get('fleet_size')} on-demand shuttles{seats}, "
+                f"starting from depot(s) on road {depots}; they come when called, "
+                f"{pooled}, a rider waits at most {float(f.get('max_wait', 600)) / 60:g} min "
+                f"and rides at most {float(f.get('max_detour', 2)):g}× the direct time; "
+                f"dispatcher {f.get('dispatcher', 'greedy')}, every "
+                f"{float(f.get('dispatch_period', 30)):g} s"
+            )
+        else:
+            stops = f.get("stops") or []
+            every = (
+                f"one vehicle every {float(f['headway']) / 60:g} min"
+                if f.get("headway") and not f.get("timetable")
+                else f"{len(f.get('timetable') or [])} timetabled departures"
+            )
+            parts.append(
+                f"line {f.get('name')}: a fixed route through {len(stops)} stops, {every}"
+                f"{seats}, {float(f.get('dwell', 20)):g} s at each stop"
+            )
+    text = "; ".join(parts) + "."
+    flows = riders.get("flows") or []
+    if flows:
+        rate = sum(float(x.get("per_hour", 0)) for x in flows)
+        text += (
+            f" Riders: {len(flows)} flow(s) between {len(riders.get('zones') or {})} zones, "
+            f"{rate:g} ride requests per hour on average."
+        )
+    if riders.get("trips"):
+        text += f" {len(riders['trips'])} individually listed ride requests."
+    return text
 
 
 def _signal_words(controller: str, signals: Any) -> str:
