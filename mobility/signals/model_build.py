@@ -12,17 +12,16 @@ net's shortest path, as in :func:`mobility.signals.programs.movement_flows`.
 
 from __future__ import annotations
 
-import gzip
 import itertools
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from xml.etree import ElementTree
 
 import numpy as np
 
 from mobility.signals.phases import PhasePlan
-from mobility.signals.programs import _vehicles_in_window, plans_from_net, read_net_signals
+from mobility.signals.programs import plans_from_net, read_net_signals
+from mobility.signals.routes import route_vehicles
 
 JAM_SPACING_M = 7.5
 MAX_DELAY_SLOTS = 64  # longest free-flow delay line, steps (longer edges are shortened)
@@ -65,40 +64,20 @@ def read_routes(
 ) -> list[tuple[tuple[str, ...], float, float]]:
     """``[(edges, departure s, vehicles)]`` of the route files inside [begin, end)."""
     out: list[tuple[tuple[str, ...], float, float]] = []
-    named: dict[str, list[str]] = {}
-    for path in routes:
-        opener = gzip.open if str(path).endswith(".gz") else open
-        with opener(path, "rb") as fh:
-            vehicle = None
-            for event, el in ElementTree.iterparse(fh, events=("start", "end")):
-                if event == "start":
-                    if el.tag in ("vehicle", "trip", "flow"):
-                        vehicle = el
-                    continue
-                if el.tag == "route" and vehicle is None and el.get("id"):
-                    named[el.get("id")] = el.get("edges", "").split()
-                elif el.tag == "route" and vehicle is not None:
-                    vehicle.set("_edges", el.get("edges", ""))
-                elif el.tag in ("vehicle", "trip", "flow"):
-                    vehicle = None
-                    n = _vehicles_in_window(el, begin, end)
-                    if n <= 0:
-                        continue
-                    edges = (el.get("_edges") or "").split() or named.get(el.get("route", ""), [])
-                    if not edges and el.get("from") and el.get("to"):
-                        edges = _shortest(net_graph, el.get("from"), el.get("to"))
-                    if not edges:
-                        continue
-                    if el.tag == "flow":
-                        start = max(float(el.get("begin", begin)), begin)
-                        stop = min(float(el.get("end", end)), end)
-                        parts = max(1, int((stop - start) // BIN_S) + 1)
-                        for i in range(parts):
-                            t = start + (i + 0.5) * (stop - start) / parts
-                            out.append((tuple(edges), t, n / parts))
-                    else:
-                        out.append((tuple(edges), float(el.get("depart", begin)), 1.0))
-                    el.clear()
+    for el, edges, n in route_vehicles(routes, begin=begin, end=end):
+        if not edges and el.get("from") and el.get("to"):
+            edges = _shortest(net_graph, el.get("from"), el.get("to"))
+        if not edges:
+            continue
+        if el.tag == "flow":
+            start = max(float(el.get("begin", begin)), begin)
+            stop = min(float(el.get("end", end)), end)
+            parts = max(1, int((stop - start) // BIN_S) + 1)
+            for i in range(parts):
+                t = start + (i + 0.5) * (stop - start) / parts
+                out.append((tuple(edges), t, n / parts))
+        else:
+            out.append((tuple(edges), float(el.get("depart", begin)), 1.0))
     return out
 
 

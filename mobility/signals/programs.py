@@ -18,6 +18,7 @@ from xml.etree import ElementTree
 from xml.sax.saxutils import quoteattr
 
 from mobility.signals.phases import PhasePlan, cycle_program, plan_from_program
+from mobility.signals.routes import route_vehicles
 
 CYCLE_MIN_S = 30.0
 CYCLE_MAX_S = 180.0
@@ -156,33 +157,13 @@ def movement_flows(
     on the net's shortest path (sumolib), as SUMO would route them without traffic.
     """
     counts: Counter[tuple[str, str]] = Counter()
-    named: dict[str, list[str]] = {}
     trips: Counter[tuple[str, str]] = Counter()
-    for path in routes:
-        opener = gzip.open if str(path).endswith(".gz") else open
-        with opener(path, "rb") as fh:
-            vehicle: ElementTree.Element | None = None
-            for event, el in ElementTree.iterparse(fh, events=("start", "end")):
-                if event == "start":
-                    if el.tag in ("vehicle", "trip", "flow"):
-                        vehicle = el
-                    continue
-                if el.tag == "route" and vehicle is None and el.get("id"):
-                    named[el.get("id")] = el.get("edges", "").split()
-                elif el.tag == "route" and vehicle is not None:
-                    vehicle.set("_edges", el.get("edges", ""))
-                elif el.tag in ("vehicle", "trip", "flow"):
-                    vehicle = None
-                    n = _vehicles_in_window(el, begin, end)
-                    if n <= 0:
-                        continue
-                    edges = (el.get("_edges") or "").split() or named.get(el.get("route", ""), [])
-                    if edges:
-                        for pair in itertools.pairwise(edges):
-                            counts[pair] += n
-                    elif el.get("from") and el.get("to"):
-                        trips[(el.get("from"), el.get("to"))] += n
-                    el.clear()
+    for el, edges, n in route_vehicles(routes, begin=begin, end=end):
+        if edges:
+            for pair in itertools.pairwise(edges):
+                counts[pair] += n
+        elif el.get("from") and el.get("to"):
+            trips[(el.get("from"), el.get("to"))] += n
     if trips:
         import sumolib
 
@@ -197,29 +178,6 @@ def movement_flows(
                 counts[pair] += n
     hours = (end - begin) / 3600.0
     return {pair: n / hours for pair, n in counts.items()}
-
-
-def _vehicles_in_window(el: ElementTree.Element, begin: float, end: float) -> float:
-    """How many vehicles an element stands for inside [begin, end)."""
-    if el.tag != "flow":
-        depart = el.get("depart", "0")
-        try:
-            t = float(depart)
-        except ValueError:  # "triggered" and friends
-            return 0.0
-        return 1.0 if begin <= t < end else 0.0
-    start = float(el.get("begin", begin))
-    stop = float(el.get("end", end))
-    overlap = max(0.0, min(stop, end) - max(start, begin))
-    if el.get("number"):
-        return float(el.get("number")) * overlap / max(stop - start, 1e-9)
-    if el.get("vehsPerHour"):
-        return float(el.get("vehsPerHour")) * overlap / 3600.0
-    if el.get("period"):
-        return overlap / float(el.get("period"))
-    if el.get("probability"):
-        return float(el.get("probability")) * overlap
-    return 0.0
 
 
 def plans_from_net(
