@@ -235,16 +235,9 @@ def _maps(view: _RunView, label: str) -> str:
         )
         maps.append(_figure("co2", "CO2 emitted on each road", fig, cls="map"))
     d = view.delays
-    speed = view.edges.set_index("edge_id")["speed_relative"]
-    fig = F.network_map(
-        view.geometry,
-        view.values(speed),
-        title=f"{label}: traffic lights and their delay",
-        label="speed / speed limit (whole run)",
-        cmap="RdYlGn",
-        vmin=0.0,
-        vmax=1.0,
-        crs_note=view.crs_note,
+    fig = _speed_map(
+        view,
+        f"{label}: traffic lights and their delay",
         points=(
             d["x"].to_numpy(float),
             d["y"].to_numpy(float),
@@ -382,19 +375,24 @@ def _shuttle_map(view: _RunView, label: str) -> str:
             (depots, "^", "#ff7f0e", "shuttle depot"),
         )
     ]
+    fig = _speed_map(view, f"{label}: shuttle stops and depots", markers=markers)
+    return _figure("shuttle-map", "Shuttle stops and depots", fig, cls="map")
+
+
+def _speed_map(view: Any, title: str, **overlay: Any) -> Any:
+    """The network coloured by its whole-run speed over speed limit, under an overlay."""
     speed = view.edges.set_index("edge_id")["speed_relative"]
-    fig = F.network_map(
+    return F.network_map(
         view.geometry,
         view.values(speed),
-        title=f"{label}: shuttle stops and depots",
+        title=title,
         label="speed / speed limit (whole run)",
         cmap="RdYlGn",
         vmin=0.0,
         vmax=1.0,
         crs_note=view.crs_note,
-        markers=markers,
+        **overlay,
     )
-    return _figure("shuttle-map", "Shuttle stops and depots", fig, cls="map")
 
 
 def _provenance(runs: list[RunData]) -> str:
