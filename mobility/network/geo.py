@@ -64,14 +64,21 @@ def to_wgs84(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame | None:
 
 
 def export_geopackage(net_path: Path | str, out: Path | str) -> list[str]:
-    """Write edges and junctions (and their WGS84 copies) as layers of one GeoPackage.
+    """Write a network's edges and junctions (and their WGS84 copies) as one GeoPackage."""
+    return write_geopackage(
+        {"edges": edges_frame(net_path), "junctions": junctions_frame(net_path)}, out
+    )
+
+
+def write_geopackage(layers: dict[str, gpd.GeoDataFrame], out: Path | str) -> list[str]:
+    """Write ``layers``, each also as ``<name>_wgs84`` when geo-referenced; return the names.
 
     Written to a temporary file then renamed, so a failed export never leaves half a file.
     """
     out = Path(out)
     tmp = out.with_name(f".{out.stem}.tmp.gpkg")
     tmp.unlink(missing_ok=True)
-    layers = {"edges": edges_frame(net_path), "junctions": junctions_frame(net_path)}
+    layers = dict(layers)
     for name in list(layers):
         wgs = to_wgs84(layers[name])
         if wgs is not None:

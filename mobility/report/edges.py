@@ -8,14 +8,13 @@ vehicles that left those roads: the delay of the approach, the usual measure for
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from mobility.network.geo import edges_frame, junctions_frame, to_wgs84
+from mobility.network.geo import edges_frame, junctions_frame, write_geopackage
 from mobility.report.load import RunData
 
 MG_PER_G = 1e3
@@ -86,21 +85,5 @@ def junction_delays(run: RunData, edges: gpd.GeoDataFrame) -> pd.DataFrame:
 
 def export_gpkg(run: RunData, out: Path | str) -> list[str]:
     """Edges with their KPIs as a GeoPackage: layer ``edges`` in the net's CRS, and
-    ``edges_wgs84`` in longitude/latitude when the net is geo-referenced.
-
-    Written to a temporary file and renamed, so a failed export leaves no half file.
-    """
-    out = Path(out)
-    tmp = out.with_name(f".{out.stem}.tmp.gpkg")
-    tmp.unlink(missing_ok=True)
-    edges = edge_kpis(run)
-    layers = {"edges": edges}
-    wgs = to_wgs84(edges)
-    if wgs is not None:
-        layers["edges_wgs84"] = wgs
-    with warnings.catch_warnings():  # a plain (non geo-referenced) net has no CRS to write
-        warnings.filterwarnings("ignore", message=".*crs.* was not provided")
-        for name, frame in layers.items():
-            frame.to_file(tmp, layer=name, driver="GPKG")
-    tmp.replace(out)
-    return list(layers)
+    ``edges_wgs84`` in longitude/latitude when the net is geo-referenced."""
+    return write_geopackage({"edges": edge_kpis(run)}, out)
