@@ -110,6 +110,45 @@ def test_spill_back_stops_upstream_discharge() -> None:
     assert float(s.waiting.sum()) > 0  # sources wait outside full entry edges
 
 
+def shared_approach(shared: bool):
+    """One approach (edge 0) with 10 vehicles queued for each of a through (to edge 1,
+    phase 0) and a left turn (to edge 2, phase 1), in one shared lane or in a lane each."""
+    net = M.ModelNet(
+        storage=jnp.array([100.0, 100.0, 100.0, 1e9]),
+        delay_steps=jnp.array([2, 2, 2, 1]),
+        move_from=jnp.array([0, 0, 1, 2]),
+        move_to=jnp.array([1, 2, 3, 3]),
+        move_sat=jnp.array([0.5, 0.5, 1.0, 1.0]),
+        move_tls=jnp.array([0, 0, 1, 1]),
+        move_serves=jnp.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]]),
+        split=jnp.array([0.5, 0.5, 1.0, 1.0]),
+        slots=jnp.zeros(3),
+        pair_move=jnp.array([0, 1]),
+        pair_lane=jnp.array([0, 0] if shared else [0, 1]),
+        pair_share=jnp.ones(2),
+        lane_sat=jnp.full(1 if shared else 2, 0.5),
+    )
+    state = M.initial_state(net)._replace(queue=jnp.array([10.0, 10.0, 0.0, 0.0]))
+    return net, state
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_a_shared_lane_discharges_first_in_first_out(shared) -> None:
+    net, state = shared_approach(shared)
+    none = jnp.zeros(4)
+
+    def moved(green: list[float]) -> np.ndarray:
+        after = M.step(net, state, jnp.array([*green, 1.0, 1.0]), none, 2.0)
+        return np.asarray(state.queue - after.queue)[:2]
+
+    # through green, left red: behind a waiting left turn the through traffic waits too
+    np.testing.assert_allclose(moved([1.0, 0.0]), [0.0, 0.0] if shared else [1.0, 0.0])
+    # both green: one lane's saturation flow (0.5 veh/s x 2 s), shared in queue order
+    np.testing.assert_allclose(moved([1.0, 1.0]), [0.5, 0.5] if shared else [1.0, 1.0])
+    grad = jax.grad(lambda g: M.step(net, state, g, none, 2.0).queue.sum())
+    assert np.isfinite(np.asarray(grad(jnp.array([0.7, 0.2, 1.0, 1.0])))).all()
+
+
 def test_gradients_are_finite_and_match_finite_differences() -> None:
     with jax.enable_x64(True):
         net, timing, demand = chain()
@@ -154,7 +193,7 @@ def test_one_compilation_per_shape() -> None:
 
 def test_optimiser_splits_follow_flow_ratios() -> None:
     net, timing, demand = two_phase(ns=0.2, ew=0.1)
-    base = M.Plan(jnp.full((1, 2), 25.0), jnp.zeros(1))
+    base = M.Plan(jnp.full((1, 1, 2), 25.0), jnp.zeros((1, 1)))
     result = optimise(
         net,
         timing,

@@ -10,7 +10,6 @@ vehicle: a model that ranks plans as SUMO does is one an optimiser can trust.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -55,10 +54,10 @@ def check_model(
 
     from mobility.demand.build import build_demand
     from mobility.network.build import build_network
-    from mobility.scenario import run_scenario
     from mobility.signals.model import Plan, steps_for
     from mobility.signals.model_build import build_model
     from mobility.signals.model_optimize import evaluate_plans
+    from mobility.signals.optimized import plan_document, run_plan
 
     sig = spec.signals
     net = build_network(spec.network)
@@ -98,24 +97,11 @@ def check_model(
     model_s = time.perf_counter() - started
     vehicles = max(float(arrays.demand["rate"].sum() * arrays.demand["bin_s"]), 1.0)
     model_delay = np.asarray(totals) / vehicles
-    out_dir.mkdir(parents=True, exist_ok=True)
     rows = []
     for i in range(plans):
-        plan_file = out_dir / f"plan-{i}.json"
-        doc = {
-            t: {
-                "greens": [float(g) for g in greens[i, k, : len(arrays.plans[k].greens)]],
-                "offset": float(offsets[i, k]),
-            }
-            for k, t in enumerate(arrays.tls)
-        }
-        plan_file.write_text(json.dumps({"tls": doc}))
-        signals = sig.model_copy(
-            update={"controller": "optimized", "params": {"plan": str(plan_file.resolve())}}
-        )
-        run_spec = spec.model_copy(update={"signals": signals, "name": f"{spec.name}-plan{i}"})
+        doc = plan_document(arrays, greens[i], offsets[i])
         t0 = time.perf_counter()
-        result = run_scenario(run_spec, out_dir)
+        result = run_plan(spec, doc, out_dir, name=f"{spec.name}-plan{i}", seed=spec.seed)
         row = {
             "plan": i,
             "sumo_delay_s": float(result.kpis.get("resco_delay_s", np.nan)),

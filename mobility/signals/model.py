@@ -11,6 +11,9 @@ store-and-forward model, as in Aboudolas et al. 2009, with Yperman's point-queue
   its share of the free storage (``lanes x length / 7.5 m`` vehicles) of the next edge:
   a full edge blocks the movements into it (spill-back), and sources wait outside a full
   entry edge (vertical queue, SUMO's depart delay);
+- movements sharing a lane discharge it first in, first out (:func:`lane_fifo`): a left
+  turn held at red, or a turn into a full edge, holds back the through traffic behind
+  it in a shared lane, and the lane's saturation flow bounds them all together;
 - delay is the vehicle-seconds spent in movement queues and in source queues.
 
 Why this and not a cell-transmission model: the loss SUMO reports (RESCO delay = time
@@ -56,6 +59,11 @@ class ModelNet(NamedTuple):
     move_serves: jax.Array  # [M, P] float 1 where green phase p of its light serves it
     split: jax.Array  # [M] share of the from-edge's vehicles taking this movement
     slots: jax.Array  # [K] zeros; only its length (delay-line slots) is used
+    # lanes shared by movements (none: every movement discharges on its own)
+    pair_move: jax.Array = np.zeros(0, np.int32)  # [Q] movement of a (movement, lane) pair
+    pair_lane: jax.Array = np.zeros(0, np.int32)  # [Q] its lane, in 0..L-1
+    pair_share: jax.Array = np.zeros(0, np.float32)  # [Q] the movement's queue share there
+    lane_sat: jax.Array = np.zeros(0, np.float32)  # [L] veh/s a lane discharges at most
 
 
 class Timing(NamedTuple):
@@ -134,7 +142,7 @@ def step(net: ModelNet, state: State, green: jax.Array, arrivals: jax.Array, dt:
     supply = jnp.maximum(net.storage - occupied, 0.0)
     asked = jax.ops.segment_sum(want, net.move_to, e) + src_want
     admit = jnp.where(asked > supply, supply / jnp.maximum(asked, 1e-9), 1.0)  # [E]
-    flow = want * admit[net.move_to]
+    flow = lane_fifo(net, queue, want * admit[net.move_to], dt)
     src_in = src_want * admit
     queue = queue - flow
     inflow = jax.ops.segment_sum(flow, net.move_to, e) + src_in  # [E]
@@ -152,6 +160,32 @@ def step(net: ModelNet, state: State, green: jax.Array, arrivals: jax.Array, dt:
         exited=state.exited + exited,
         delay=state.delay + (queue.sum() + waiting.sum()) * dt,
     )
+
+
+def lane_fifo(net: ModelNet, queue: jax.Array, flow: jax.Array, dt: float) -> jax.Array:
+    """[M] ``flow`` cut so that every shared lane discharges first in, first out.
+
+    A lane's vehicles leave in order, so the lane drains at the pace of its slowest
+    movement: if a movement can send only a fraction of its vehicles in that lane (red,
+    yielding, or its next edge full), the others in the lane send that fraction too
+    (Daganzo's FIFO diverge), and the lane never discharges above its saturation flow.
+    Each movement's queue is spread evenly over its lanes. Exclusive lanes are unchanged.
+    """
+    n_l = net.lane_sat.shape[0]
+    if n_l == 0:
+        return flow
+    q = queue[net.pair_move] * net.pair_share  # [Q] queued in the lane
+    can = flow[net.pair_move] * net.pair_share  # [Q] of which could leave now
+    queued = q > 1e-6
+    ratio = jnp.where(queued, can / jnp.where(queued, q, 1.0), jnp.inf)
+    total = jax.ops.segment_sum(q, net.pair_lane, n_l)
+    frac = jnp.minimum(
+        jax.ops.segment_min(ratio, net.pair_lane, n_l),
+        net.lane_sat * dt / jnp.maximum(total, 1e-6),
+    )
+    lane_flow = jnp.clip(frac, 0.0, 1.0)[net.pair_lane] * q
+    coupled = jax.ops.segment_sum(jnp.ones_like(q), net.pair_move, flow.shape[0]) > 0
+    return jnp.where(coupled, jax.ops.segment_sum(lane_flow, net.pair_move, flow.shape[0]), flow)
 
 
 def phase_windows(plan: Plan, timing: Timing, t: jax.Array, tau: float) -> jax.Array:

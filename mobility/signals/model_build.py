@@ -4,9 +4,10 @@ Edges are those that some route uses (plus one sink edge), movements the consecu
 pairs of the routes (plus "route ends here" into the sink), turning ratios the share of
 routed vehicles, saturation flow ``saturation_flow x lanes connecting the pair``, storage
 ``lanes x length / 7.5 m``, free-flow time ``length / speed``; a minor green (``g``,
-yielding) gives a fixed share of the saturation flow. A movement belongs to the
-light of its connections; phases and transitions come from the net's own program
-(:func:`mobility.signals.phases.plan_from_program`). Trips without a route take the
+yielding) gives a fixed share of the saturation flow; movements sharing a from-lane are
+listed as (movement, lane) pairs, for the model's first-in-first-out lanes. A movement
+belongs to the light of its connections; phases and transitions come from the net's own
+program (:func:`mobility.signals.phases.plan_from_program`). Trips without a route take the
 net's shortest path, as in :func:`mobility.signals.programs.movement_flows`.
 """
 
@@ -152,6 +153,8 @@ def build_model(
     serves = np.zeros((n_m, n_p), np.float32)
     split = np.zeros(n_m, np.float32)
     sat = saturation_flow / 3600.0
+    lane_index: dict[str, int] = {}
+    pairs: list[tuple[int, int, float]] = []  # (movement, lane, share of its queue there)
     for m, (a, b) in enumerate(movements):
         edge = graph.getEdge(a)
         move_from[m] = index[a]
@@ -162,7 +165,10 @@ def build_model(
             serves[m, 0] = 1.0
             continue
         conns = edge.getOutgoing().get(graph.getEdge(b), [])
-        move_sat[m] = sat * max(len({c.getFromLane().getID() for c in conns}), 1)
+        from_lanes = sorted({c.getFromLane().getID() for c in conns})
+        move_sat[m] = sat * max(len(from_lanes), 1)
+        for lane in from_lanes:
+            pairs.append((m, lane_index.setdefault(lane, len(lane_index)), 1 / len(from_lanes)))
         light = next((c.getTLSID() for c in conns if c.getTLSID() in tls_index), None)
         if light is None:
             serves[m, 0] = 1.0
@@ -203,6 +209,10 @@ def build_model(
             "move_serves": serves,
             "split": split,
             "slots": np.zeros(k_slots, np.float32),
+            "pair_move": np.array([m for m, _, _ in pairs], np.int32),
+            "pair_lane": np.array([lane for _, lane, _ in pairs], np.int32),
+            "pair_share": np.array([share for _, _, share in pairs], np.float32),
+            "lane_sat": np.full(len(lane_index), sat, np.float32),
         },
         timing={"phase_mask": phase_mask, "lost": lost, "min_green": mins, "max_green": maxs},
         demand={

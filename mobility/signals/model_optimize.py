@@ -3,9 +3,12 @@
 Green times are ``min + (max - min) * sigmoid(theta)``, so min and max green hold by
 construction; yellow and all-red stay as the net has them (``Timing.lost``), and the cycle
 length is the sum of greens and transitions, so it is optimised through the greens.
-Offsets are free seconds (taken modulo the cycle). Each start runs Adam (optax) on the
-mean model delay over fresh demand samples; all starts run side by side under ``vmap``
-and the best one, scored with hard green windows on common samples, wins.
+Offsets are free seconds (taken modulo the cycle). The given plans (the net's own,
+Webster's) and random ones are screened with hard green windows; the given ones and the
+best random ones, ``refine`` in all, run Adam (optax) on the mean model delay over fresh
+demand samples, side by side under ``vmap``. The answer is the whole pool, refined plans
+and their starts, each scored with hard windows on common samples, so that the caller can
+pick (and check in SUMO) the best.
 """
 
 from __future__ import annotations
@@ -30,11 +33,16 @@ class PlanParams(NamedTuple):
 
 
 class Result(NamedTuple):
-    """The optimiser's answer."""
+    """The optimiser's answer: a pool of plans with their model scores. The pool holds each
+    refined start's descent at :func:`snapshot_steps` (so that a step length the model
+    overrates can be caught downstream), then the starts themselves."""
 
-    plan: Plan  # the best plan (hard-window score)
-    scores: jax.Array  # [2 R] hard-window mean delay of the refined plans, then their starts
-    initial: jax.Array  # [S] the same for every screened start (the first: the base plan)
+    plan: Plan  # the best plan of the pool (hard-window score)
+    pool: Plan  # [N] each snapshot of the R descents (snapshot-major), then the R starts
+    scores: jax.Array  # [N] hard-window mean delay
+    origin: jax.Array  # [N] int index of each plan's start (< G: one of the given plans)
+    steps: jax.Array  # [N] int Adam steps taken from its start (0: the start as screened)
+    initial: jax.Array  # [S] score of every screened start (the first G: the given plans)
 
 
 def to_plan(params: PlanParams, timing: Timing) -> Plan:
@@ -78,7 +86,7 @@ def optimise(
     net: ModelNet,
     timing: Timing,
     demand: Demand,
-    base: Plan,
+    given: Plan,
     key: jax.Array,
     *,
     starts: int,
@@ -92,11 +100,13 @@ def optimise(
     noise: float,
     spread: float = 0.3,
 ) -> Result:
-    """Screen ``starts`` plans (the first is ``base``, the others random), then refine the
-    best ``refine`` of them by gradient; the best plan seen (refined or not) wins."""
+    """Screen ``starts`` plans (the first are the ``given`` ones, stacked [G, ...], the others
+    random), then refine the given ones and the best random ones, ``refine`` in all, by
+    gradient; see :class:`Result`."""
     t, p = timing.phase_mask.shape
     k_theta, k_phi, k_run, k_eval = jax.random.split(key, 4)
-    first = from_greens(base.green, base.offset, timing)
+    first = jax.vmap(lambda g, o: from_greens(g, o, timing))(given.green, given.offset)
+    n_given = given.green.shape[0]
     # random starts: a typical green per start (short to long cycles), uneven splits
     # around it (``spread``), random offsets
     k_level, k_split = jax.random.split(k_theta)
@@ -106,8 +116,8 @@ def optimise(
     split = jnp.exp(spread * jax.random.normal(k_split, (starts, t, p)))
     theta = from_greens(jnp.clip(level * split, lo, hi), jnp.zeros(t), timing).theta
     phi = jax.random.uniform(k_phi, (starts, t), maxval=12.0)
-    theta = theta.at[0].set(first.theta)
-    phi = phi.at[0].set(first.phi)
+    theta = theta.at[:n_given].set(first.theta)
+    phi = phi.at[:n_given].set(first.phi)
 
     def sample(k: jax.Array) -> Demand:
         keys = jax.random.split(k, samples)
@@ -116,7 +126,10 @@ def optimise(
     common = sample(k_eval)
     hard = partial(_mean_delay, net=net, timing=timing, steps=steps, dt=dt, tau=0.0)
     initial = jax.vmap(hard, in_axes=(0, None))(PlanParams(theta, phi), common)  # [starts]
-    top = jnp.argsort(initial)[:refine]
+    # the given plans are always refined (a warm start, as TRANSYT starts from Webster),
+    # then the best random ones
+    best_random = n_given + jnp.argsort(initial[n_given:])[: max(refine - n_given, 0)]
+    top = jnp.concatenate([jnp.arange(n_given), best_random])[:refine]
     params = PlanParams(theta[top], phi[top])
     opt = optax.adam(lr)
     state = jax.vmap(opt.init)(params)
@@ -127,17 +140,34 @@ def optimise(
         params, state = carry
         g = grad(params, sample(k))
         updates, state = jax.vmap(opt.update)(g, state)
-        return (optax.apply_updates(params, updates), state), None
+        params = optax.apply_updates(params, updates)
+        return (params, state), params
 
-    (params, _), _ = jax.lax.scan(iterate, (params, state), jax.random.split(k_run, iterations))
-    refined = jax.vmap(hard, in_axes=(0, None))(params, common)  # [refine]
+    _, path = jax.lax.scan(iterate, (params, state), jax.random.split(k_run, iterations))
+    kept = snapshot_steps(iterations)  # the descent at doubling step counts, and its end
+    path = jax.tree.map(lambda x: x[jnp.asarray(kept) - 1].reshape(-1, *x.shape[2:]), path)
     pool = jax.tree.map(
-        lambda a, b: jnp.concatenate([a, b]), params, PlanParams(theta[top], phi[top])
+        lambda a, b: jnp.concatenate([a, b]), path, PlanParams(theta[top], phi[top])
     )
+    refined = jax.vmap(hard, in_axes=(0, None))(path, common)  # [len(kept) * refine]
     scores = jnp.concatenate([refined, initial[top]])
-    best = jnp.argmin(scores)
-    plan = to_plan(jax.tree.map(lambda x: x[best], pool), timing)
-    return Result(plan=plan, scores=scores, initial=initial)
+    plans = jax.vmap(lambda x: to_plan(x, timing))(pool)
+    steps_taken = jnp.repeat(jnp.asarray([*kept, 0]), top.shape[0])
+    return Result(
+        plan=jax.tree.map(lambda x: x[jnp.argmin(scores)], plans),
+        pool=plans,
+        scores=scores,
+        origin=jnp.tile(top, len(kept) + 1),
+        steps=steps_taken,
+        initial=initial,
+    )
+
+
+def snapshot_steps(iterations: int) -> list[int]:
+    """Adam step counts kept from each descent: 1, 2, 4, ... and the last."""
+    return sorted(
+        {2**i for i in range(iterations.bit_length()) if 2**i < iterations} | {iterations}
+    )
 
 
 def evaluate_plans(

@@ -2,14 +2,23 @@
 
 Before the run, the scenario's net and routes become the model's arrays
 (:mod:`mobility.signals.model_build`); :func:`mobility.signals.model_optimize.optimise`
-searches greens and offsets from many starts over demand samples in one call, and the
-best plan is written as static SUMO ``<tlLogic>`` programs (the net's green states, its
-yellow/all-red, the optimised greens and offset). ``params.plan`` names a JSON plan
+screens the net's own plan, Webster's and many random plans over demand samples in one
+call and refines the best by gradient. The model ranks plans well but not perfectly (see
+``mobility signals check-model``), so the ``verify`` best of its plans then run in SUMO on
+a held-out seed (``VERIFY_SEED + seed``, never a seed a comparison runs) and the best there
+is written as static SUMO ``<tlLogic>`` programs (the net's green states, its
+yellow/all-red, the chosen greens and offset). Only plans the optimiser produced compete:
+the net's own and Webster's plans are starting points, never the answer as they are.
+
+A fixed-time plan is made once and then deployed: the search is seeded by ``params.seed``
+(not the run's seed) and cached by content (net, routes, spec, settings), so that runs over
+many seeds share one plan. ``params.plan`` names a JSON plan
 (``{"tls": {id: {"greens": [...], "offset": s}}}``) to write as-is instead.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -18,12 +27,14 @@ from xml.sax.saxutils import quoteattr
 
 import numpy as np
 
+from mobility.cache import cached_build
+from mobility.config import ScenarioSpec
 from mobility.signals.model_build import ModelArrays, build_model
 from mobility.signals.phases import PhasePlan, cycle_program
 
 DEFAULTS: dict[str, float | str] = {
-    "starts": 256,  # random plans screened (the first is the net's own plan)
-    "refine": 8,  # best screened plans refined by gradient
+    "starts": 256,  # plans screened (the first: the net's own and Webster's)
+    "refine": 8,  # plans refined by gradient (the net's own, Webster's, the best random)
     "samples": 2,  # demand samples per gradient step
     "iterations": 40,  # Adam steps
     "lr": 0.2,
@@ -31,8 +42,12 @@ DEFAULTS: dict[str, float | str] = {
     "dt": 2.0,  # s per model step
     "tau": 1.0,  # s, width of the relaxed green windows
     "spread": 0.3,  # log-spread of the random starts' greens around their typical green
+    "seed": 0,  # of the search: random starts, demand samples, the SUMO check's seed
+    "verify": 16,  # plans run in SUMO before choosing (0: take the model's best)
     "plan": "",  # JSON plan file: write it instead of optimising
 }
+VERIFY_SEED = 10_000  # SUMO seeds of the check start here, clear of the runs' own seeds
+SEARCH_REVISION = 1  # bump when the search changes, so cached plans are not reused
 
 
 def check_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -46,6 +61,10 @@ def check_params(params: dict[str, Any]) -> dict[str, Any]:
         out[key] = int(out[key])
         if out[key] < 1:
             raise ValueError(f"optimized: {key} must be at least 1")
+    for key in ("seed", "verify"):
+        out[key] = int(out[key])
+        if out[key] < 0:
+            raise ValueError(f"optimized: {key} must be at least 0")
     for key in ("lr", "noise", "dt", "tau", "spread"):
         out[key] = float(out[key])
     return out
@@ -63,10 +82,56 @@ def program_xml(plan: PhasePlan, greens: list[float], offset: float, program_id:
     return "\n".join(lines)
 
 
-def optimise_scenario(
-    arrays: ModelArrays, *, begin: float, end: float, seed: int, settings: dict[str, Any]
-) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
-    """(greens [T, P] s, offsets [T] s, info) of the best plan found on the model."""
+def plan_document(arrays: ModelArrays, greens: np.ndarray, offsets: np.ndarray) -> dict:
+    """``{tls: {"greens": [...], "offset": s}}`` of greens [T, P] and offsets [T]."""
+    return {
+        t: {
+            "greens": [float(g) for g in greens[k, : len(arrays.plans[k].greens)]],
+            "offset": float(offsets[k]),
+        }
+        for k, t in enumerate(arrays.tls)
+    }
+
+
+def run_plan(spec: ScenarioSpec, doc: dict, out_dir: Path, *, name: str, seed: int):
+    """Run ``spec`` in SUMO under the fixed-time plan ``doc``; the :class:`RunResult`."""
+    from mobility.scenario import run_scenario
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plan_file = out_dir / f"{name}.json"
+    plan_file.write_text(json.dumps({"tls": doc}))
+    signals = spec.signals.model_copy(
+        update={"controller": "optimized", "params": {"plan": str(plan_file.resolve())}}
+    )
+    run_spec = spec.model_copy(update={"signals": signals, "name": name, "seed": seed})
+    return run_scenario(run_spec, out_dir)
+
+
+def webster_greens_array(arrays: ModelArrays, net: Path, routes: list[Path], *, spec) -> np.ndarray:
+    """[T, P] Webster's greens of every light (the ``webster`` controller's plan)."""
+    from mobility.signals.programs import movement_flows, read_net_signals, webster_plan
+
+    sig = spec.signals
+    links = read_net_signals(net).links
+    flows = movement_flows(routes, net, begin=spec.begin, end=spec.end)
+    out = np.zeros_like(arrays.base_green)
+    for k, plan in enumerate(arrays.plans):
+        _, greens = webster_plan(
+            plan,
+            links.get(plan.tls, {}),
+            flows,
+            saturation_flow=sig.saturation_flow,
+            min_green=sig.min_green,
+        )
+        out[k, : len(greens)] = np.clip(greens, sig.min_green, sig.max_green)
+    return out
+
+
+def optimise_on_model(
+    arrays: ModelArrays, given: np.ndarray, settings: dict[str, Any], *, duration: float
+):
+    """The optimiser's :class:`~mobility.signals.model_optimize.Result` from the ``given``
+    greens [G, T, P] (offsets zero) and ``starts - G`` random plans."""
     import jax
     import jax.numpy as jnp
 
@@ -74,90 +139,170 @@ def optimise_scenario(
     from mobility.signals.model_optimize import optimise
 
     net, timing, demand = arrays.jax()
-    base = Plan(jnp.asarray(arrays.base_green), jnp.zeros(len(arrays.tls)))
-    started = time.perf_counter()
+    starts = jnp.asarray(given), jnp.zeros(given.shape[:2])
     result = optimise(
         net,
         timing,
         demand,
-        base,
-        jax.random.PRNGKey(seed),
-        starts=settings["starts"],
-        refine=min(settings["refine"], settings["starts"]),
+        Plan(*starts),
+        jax.random.PRNGKey(settings["seed"]),
+        starts=max(settings["starts"], len(given)),
+        refine=max(min(settings["refine"], settings["starts"]), len(given)),
         samples=settings["samples"],
         iterations=settings["iterations"],
-        steps=steps_for(end - begin, arrays.dt),
+        steps=steps_for(duration, arrays.dt),
         dt=arrays.dt,
         tau=settings["tau"],
         lr=settings["lr"],
         noise=settings["noise"],
         spread=settings["spread"],
     )
-    jax.block_until_ready(result)
-    period = np.asarray(result.plan.green + timing.lost * timing.phase_mask).sum(axis=1)
-    offsets = np.mod(np.asarray(result.plan.offset), np.maximum(period, 1e-3))
+    return jax.block_until_ready(result)
+
+
+def search_plan(
+    spec: ScenarioSpec,
+    arrays: ModelArrays,
+    given: np.ndarray,
+    settings: dict[str, Any],
+    folder: Path,
+) -> tuple[dict, dict[str, Any]]:
+    """(plan document, how it was found): the model's best plans, checked in SUMO. The
+    given greens [G, T, P] are the net's own plan, then Webster's."""
+    started = time.perf_counter()
+    result = optimise_on_model(arrays, given, settings, duration=spec.end - spec.begin)
+    optimise_s = time.perf_counter() - started
+    scores = np.asarray(result.scores)
+    chosen = candidates(result, len(given), settings["verify"])
+    greens, offsets = np.asarray(result.pool.green), np.asarray(result.pool.offset)
+    lost = arrays.timing["lost"] * arrays.timing["phase_mask"]
+    docs = [
+        plan_document(arrays, greens[i], np.mod(offsets[i], (greens[i] + lost).sum(axis=1)))
+        for i in chosen
+    ]
+    sumo = []
+    if settings["verify"]:
+        seed = VERIFY_SEED + settings["seed"]
+        for n, doc in enumerate(docs):
+            run = run_plan(spec, doc, folder, name=f"candidate-{n}", seed=seed)
+            sumo.append(float(run.kpis.get("resco_delay_s", np.nan)))
+    best = int(np.nanargmin(sumo)) if sumo and not np.isnan(sumo).all() else 0
+    vehicles = max(float(arrays.demand["rate"].sum() * arrays.demand["bin_s"]), 1.0)
+    initial = np.asarray(result.initial)
+    starts = ["net", "webster"]
     info = {
-        "optimise_s": time.perf_counter() - started,
-        "model_delay_base": float(result.initial[0]),
-        "model_delay_screened": float(result.initial.min()),
-        "model_delay_best": float(result.scores.min()),
+        "optimise_s": round(optimise_s, 2),
+        "verify_s": round(time.perf_counter() - started - optimise_s, 2),
+        "model_delay_net_s": float(initial[0]) / vehicles,
+        "model_delay_webster_s": float(initial[1]) / vehicles,
+        "candidates": [
+            {
+                "start": starts[o] if (o := int(result.origin[i])) < len(starts) else "random",
+                "adam_steps": int(result.steps[i]),
+                "model_delay_s": float(scores[i]) / vehicles,
+                "sumo_delay_s": sumo[n] if sumo else None,
+            }
+            for n, i in enumerate(chosen)
+        ],
+        "chosen": best,
     }
-    return np.asarray(result.plan.green), offsets, info
+    return docs[best], info
 
 
-def optimized_programs(
+def candidates(result, n_given: int, verify: int) -> list[int]:
+    """Pool rows to check in SUMO, ``verify`` of them (the model's best if 0).
+
+    Only the optimiser's plans compete: descents and random starts, never the given plans
+    as they are. First the descents from the given plans at every kept step (a line search
+    in SUMO along the model's direction, which catches a step the model overrates), then
+    the rest by model score.
+    """
+    steps, origin = np.asarray(result.steps), np.asarray(result.origin)
+    own = (steps > 0) | (origin >= n_given)
+    by_score = [int(i) for i in np.argsort(np.asarray(result.scores)) if own[i]]
+    if not verify:
+        return by_score[:1]
+    warm = [i for i in np.lexsort((steps, origin)) if steps[i] > 0 and origin[i] < n_given]
+    rest = [i for i in by_score if i not in set(warm)]
+    return [int(i) for i in [*warm, *rest][:verify]]
+
+
+def cached_search(
+    spec: ScenarioSpec,
+    arrays: ModelArrays,
     *,
     net: Path,
     routes: list[Path],
-    tls: list[str],
-    begin: float,
-    end: float,
-    seed: int,
-    yellow: float | None,
-    all_red: float | None,
-    min_green: float,
-    max_green: float,
-    saturation_flow: float,
-    params: dict[str, Any],
-    folder: Path,
+    settings: dict[str, Any],
+) -> tuple[dict, dict[str, Any]]:
+    """:func:`search_plan`, once per content (net, routes, spec but its seed, settings)."""
+    given = np.stack([arrays.base_green, webster_greens_array(arrays, net, routes, spec=spec)])
+    same = spec.model_dump(mode="json", exclude={"name", "description", "seed", "outputs"})
+    key = {
+        "net": _digest(net),
+        "routes": [_digest(r) for r in routes],
+        "spec": same,
+        "settings": settings,
+        "revision": SEARCH_REVISION,
+    }
+
+    def build(tmp: Path) -> Path:
+        doc, info = search_plan(spec, arrays, given, settings, tmp / "check")
+        out = tmp / "plan.json"
+        out.write_text(json.dumps({"tls": doc, "info": info}, indent=1))
+        return out
+
+    found = json.loads(cached_build("signal-plans", key, build, "plan.json").read_text())
+    return found["tls"], found["info"]
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def read_plan(path: str, arrays: ModelArrays) -> dict:
+    """A plan document from ``path``, checked against the lights of the scenario."""
+    given = json.loads(Path(path).read_text())["tls"]
+    doc = {}
+    for k, t in enumerate(arrays.tls):
+        n = len(arrays.plans[k].greens)
+        g = given.get(t, {}).get("greens", [])[:n]
+        if len(g) < n:
+            raise ValueError(f"plan {path} gives {len(g)} greens for {t!r}, which has {n}")
+        doc[t] = {"greens": g, "offset": float(given[t].get("offset", 0.0))}
+    return doc
+
+
+def optimized_programs(
+    spec: ScenarioSpec, *, net: Path, routes: list[Path], tls: list[str], folder: Path
 ) -> tuple[list[str], dict[str, object]]:
-    """The ``<tlLogic>`` programs of the optimised plan, and what to report about it."""
-    settings = check_params(params)
+    """The ``<tlLogic>`` programs of the optimised (or given) plan, and what to report."""
+    sig = spec.signals
+    settings = check_params(dict(sig.params))
     arrays = build_model(
         net,
         routes,
         tls=tls,
-        begin=begin,
-        end=end,
+        begin=spec.begin,
+        end=spec.end,
         dt=settings["dt"],
-        yellow=yellow,
-        all_red=all_red,
-        min_green=min_green,
-        max_green=max_green,
-        saturation_flow=saturation_flow,
+        yellow=sig.yellow,
+        all_red=sig.all_red,
+        min_green=sig.min_green,
+        max_green=sig.max_green,
+        saturation_flow=sig.saturation_flow,
     )
     info: dict[str, object] = {}
     if settings["plan"]:
-        given = json.loads(Path(str(settings["plan"])).read_text())["tls"]
-        greens = np.zeros_like(arrays.base_green)
-        offsets = np.zeros(len(arrays.tls))
-        for i, t in enumerate(arrays.tls):
-            n = len(arrays.plans[i].greens)
-            g = given.get(t, {}).get("greens", [])[:n]
-            if len(g) < n:
-                msg = f"plan {settings['plan']} gives {len(g)} greens for {t!r}, which has {n}"
-                raise ValueError(msg)
-            greens[i, :n] = np.clip(g, min_green, max_green)
-            offsets[i] = float(given[t].get("offset", 0.0))
+        doc = read_plan(str(settings["plan"]), arrays)
     else:
-        greens, offsets, info = optimise_scenario(
-            arrays, begin=begin, end=end, seed=seed, settings=settings
-        )
-    out = {}
+        search = {k: v for k, v in settings.items() if k != "plan"}
+        doc, info = cached_search(spec, arrays, net=net, routes=routes, settings=search)
     logics = []
-    for i, plan in enumerate(arrays.plans):
-        g = [float(x) for x in greens[i, : len(plan.greens)]]
-        logics.append(program_xml(plan, g, float(offsets[i]), "optimized"))
-        out[plan.tls] = {"greens": g, "offset": float(offsets[i])}
-    (folder / "optimized_plan.json").write_text(json.dumps({"tls": out}, indent=1))
+    for plan in arrays.plans:
+        greens = np.clip(doc[plan.tls]["greens"], sig.min_green, sig.max_green)
+        doc[plan.tls]["greens"] = [float(g) for g in greens]
+        logics.append(program_xml(plan, list(greens), doc[plan.tls]["offset"], "optimized"))
+    record = {"tls": doc, "search": info}  # how the plan was found, next to the plan
+    (folder / "optimized_plan.json").write_text(json.dumps(record, indent=1))
     return logics, info

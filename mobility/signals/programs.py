@@ -118,13 +118,29 @@ def webster_greens(
 def webster_program(
     plan: PhasePlan,
     links: dict[int, tuple[str, str, str]],
-    lanes: dict[str, int],
     movement_flow: dict[tuple[str, str], float],
     *,
     saturation_flow: float,
     min_green: float,
 ) -> tuple[str, float]:
     """A static Webster program for one light, and its cycle length."""
+    cycle, greens = webster_plan(
+        plan, links, movement_flow, saturation_flow=saturation_flow, min_green=min_green
+    )
+    phases = [(s, d, "") for s, d in cycle_program(plan, greens)]
+    return tlogic_xml(plan.tls, "webster", "static", phases, {}), cycle
+
+
+def webster_plan(
+    plan: PhasePlan,
+    links: dict[int, tuple[str, str, str]],
+    movement_flow: dict[tuple[str, str], float],
+    *,
+    saturation_flow: float,
+    min_green: float,
+) -> tuple[float, list[float]]:
+    """Webster's cycle and green times for one light: each phase's critical flow ratio is
+    the busiest approach it serves, its flow spread over the lanes serving it."""
     ratios = []
     for state in plan.greens:
         # flow of each served movement spread over the lanes of its approach that serve it
@@ -143,9 +159,7 @@ def webster_program(
         )
         ratios.append(y)
     lost = sum(plan.yellow) + sum(plan.all_red) if len(plan.greens) > 1 else 0.0
-    cycle, greens = webster_greens(ratios, lost, min_green=min_green)
-    phases = [(s, d, "") for s, d in cycle_program(plan, greens)]
-    return tlogic_xml(plan.tls, "webster", "static", phases, {}), cycle
+    return webster_greens(ratios, lost, min_green=min_green)
 
 
 def movement_flows(

@@ -153,7 +153,6 @@ def prepare_signals(
             xml, cycles[t] = webster_program(
                 plan,
                 signals.links.get(t, {}),
-                signals.lanes,
                 flows,
                 saturation_flow=sig.saturation_flow,
                 min_green=sig.min_green,
@@ -164,21 +163,7 @@ def prepare_signals(
         from mobility.signals.optimized import optimized_programs
 
         try:
-            logics, info = optimized_programs(
-                net=net,
-                routes=routes,
-                tls=tls,
-                begin=spec.begin,
-                end=spec.end,
-                seed=spec.seed,
-                yellow=sig.yellow,
-                all_red=sig.all_red,
-                min_green=sig.min_green,
-                max_green=sig.max_green,
-                saturation_flow=sig.saturation_flow,
-                params=dict(sig.params),
-                folder=folder,
-            )
+            logics, info = optimized_programs(spec, net=net, routes=routes, tls=tls, folder=folder)
         except ValueError as exc:
             raise SpecError(f"field `signals.params`: {exc}; fix or remove it") from None
         setup.info.update(info)
