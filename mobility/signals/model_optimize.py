@@ -23,12 +23,16 @@ import optax
 from mobility.signals.model import Demand, ModelNet, Plan, Timing, plan_delay, sample_demand
 
 OFFSET_SCALE = 10.0  # s of offset per unit of its parameter (puts both on Adam's scale)
+CYCLE_SCALES = (0.6, 0.8, 1.25)  # the given plans are also started at these cycle lengths
 
 
 class PlanParams(NamedTuple):
-    """Unconstrained parameters of one plan."""
+    """Unconstrained parameters of one plan. ``kappa`` shifts every green logit of a light
+    at once: the cycle length, as one parameter whose gradient sums its phases' (smoother
+    than any one of them), beside the splits."""
 
     theta: jax.Array  # [T, P] green logits
+    kappa: jax.Array  # [T] cycle logit, added to each of the light's green logits
     phi: jax.Array  # [T] offsets / OFFSET_SCALE
 
 
@@ -48,7 +52,8 @@ class Result(NamedTuple):
 def to_plan(params: PlanParams, timing: Timing) -> Plan:
     """The plan of ``params``: greens inside [min, max], masked phases zero."""
     span = timing.max_green - timing.min_green
-    green = (timing.min_green + span * jax.nn.sigmoid(params.theta)) * timing.phase_mask
+    logit = params.theta + params.kappa[..., None]
+    green = (timing.min_green + span * jax.nn.sigmoid(logit)) * timing.phase_mask
     return Plan(green=green, offset=OFFSET_SCALE * params.phi)
 
 
@@ -56,7 +61,8 @@ def from_greens(green: jax.Array, offset: jax.Array, timing: Timing) -> PlanPara
     """Parameters of a given plan (greens clipped a little inside their bounds)."""
     span = jnp.maximum(timing.max_green - timing.min_green, 1e-6)
     x = jnp.clip((green - timing.min_green) / span, 0.02, 0.98)
-    return PlanParams(theta=jnp.log(x / (1 - x)), phi=offset / OFFSET_SCALE)
+    theta = jnp.log(x / (1 - x))
+    return PlanParams(theta=theta, kappa=jnp.zeros(theta.shape[:-1]), phi=offset / OFFSET_SCALE)
 
 
 def _mean_delay(
@@ -100,24 +106,30 @@ def optimise(
     noise: float,
     spread: float = 0.3,
 ) -> Result:
-    """Screen ``starts`` plans (the first are the ``given`` ones, stacked [G, ...], the others
-    random), then refine the given ones and the best random ones, ``refine`` in all, by
-    gradient; see :class:`Result`."""
+    """Screen ``starts`` plans, then refine the given ones and the best others, ``refine``
+    in all, by gradient; see :class:`Result`.
+
+    The starts are the ``given`` plans (stacked [G, ...]), then each of them at the other
+    cycle lengths of :data:`CYCLE_SCALES` (its greens scaled), then random plans.
+    """
     t, p = timing.phase_mask.shape
     k_theta, k_phi, k_run, k_eval = jax.random.split(key, 4)
-    first = jax.vmap(lambda g, o: from_greens(g, o, timing))(given.green, given.offset)
+    lo, hi = timing.min_green, timing.max_green
+    scaled = jnp.concatenate([given.green * c for c in (1.0, *CYCLE_SCALES)])
     n_given = given.green.shape[0]
+    offsets = jnp.tile(given.offset, (1 + len(CYCLE_SCALES), 1))
+    first = jax.vmap(lambda g, o: from_greens(g, o, timing))(jnp.clip(scaled, lo, hi), offsets)
     # random starts: a typical green per start (short to long cycles), uneven splits
     # around it (``spread``), random offsets
     k_level, k_split = jax.random.split(k_theta)
-    lo, hi = timing.min_green, timing.max_green
     level = jax.random.uniform(k_level, (starts, 1, 1))
     level = lo + (hi - lo) * 0.5 * level
     split = jnp.exp(spread * jax.random.normal(k_split, (starts, t, p)))
     theta = from_greens(jnp.clip(level * split, lo, hi), jnp.zeros(t), timing).theta
     phi = jax.random.uniform(k_phi, (starts, t), maxval=12.0)
-    theta = theta.at[:n_given].set(first.theta)
-    phi = phi.at[:n_given].set(first.phi)
+    theta = theta.at[: len(scaled)].set(first.theta)
+    phi = phi.at[: len(scaled)].set(first.phi)
+    zero = jnp.zeros((starts, t))
 
     def sample(k: jax.Array) -> Demand:
         keys = jax.random.split(k, samples)
@@ -125,12 +137,12 @@ def optimise(
 
     common = sample(k_eval)
     hard = partial(_mean_delay, net=net, timing=timing, steps=steps, dt=dt, tau=0.0)
-    initial = jax.vmap(hard, in_axes=(0, None))(PlanParams(theta, phi), common)  # [starts]
+    initial = jax.vmap(hard, in_axes=(0, None))(PlanParams(theta, zero, phi), common)  # [starts]
     # the given plans are always refined (a warm start, as TRANSYT starts from Webster),
-    # then the best random ones
-    best_random = n_given + jnp.argsort(initial[n_given:])[: max(refine - n_given, 0)]
-    top = jnp.concatenate([jnp.arange(n_given), best_random])[:refine]
-    params = PlanParams(theta[top], phi[top])
+    # then the best others
+    best_other = n_given + jnp.argsort(initial[n_given:])[: max(refine - n_given, 0)]
+    top = jnp.concatenate([jnp.arange(n_given), best_other])[:refine]
+    params = PlanParams(theta[top], zero[top], phi[top])
     opt = optax.adam(lr)
     state = jax.vmap(opt.init)(params)
     loss = partial(_mean_delay, net=net, timing=timing, steps=steps, dt=dt, tau=tau)
@@ -144,10 +156,10 @@ def optimise(
         return (params, state), params
 
     _, path = jax.lax.scan(iterate, (params, state), jax.random.split(k_run, iterations))
-    kept = snapshot_steps(iterations)  # the descent at doubling step counts, and its end
+    kept = snapshot_steps(iterations)  # the descent at growing step counts, and its end
     path = jax.tree.map(lambda x: x[jnp.asarray(kept) - 1].reshape(-1, *x.shape[2:]), path)
     pool = jax.tree.map(
-        lambda a, b: jnp.concatenate([a, b]), path, PlanParams(theta[top], phi[top])
+        lambda a, b: jnp.concatenate([a, b]), path, PlanParams(theta[top], zero[top], phi[top])
     )
     refined = jax.vmap(hard, in_axes=(0, None))(path, common)  # [len(kept) * refine]
     scores = jnp.concatenate([refined, initial[top]])
@@ -164,9 +176,9 @@ def optimise(
 
 
 def snapshot_steps(iterations: int) -> list[int]:
-    """Adam step counts kept from each descent: 1, 2, 4, ... and the last."""
+    """Adam step counts kept from each descent: 1, 4, 16, ... and the last."""
     return sorted(
-        {2**i for i in range(iterations.bit_length()) if 2**i < iterations} | {iterations}
+        {4**i for i in range(iterations.bit_length()) if 4**i < iterations} | {iterations}
     )
 
 

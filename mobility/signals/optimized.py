@@ -2,13 +2,15 @@
 
 Before the run, the scenario's net and routes become the model's arrays
 (:mod:`mobility.signals.model_build`); :func:`mobility.signals.model_optimize.optimise`
-screens the net's own plan, Webster's and many random plans over demand samples in one
-call and refines the best by gradient. The model ranks plans well but not perfectly (see
-``mobility signals check-model``), so the ``verify`` best of its plans then run in SUMO on
-a held-out seed (``VERIFY_SEED + seed``, never a seed a comparison runs) and the best there
-is written as static SUMO ``<tlLogic>`` programs (the net's green states, its
-yellow/all-red, the chosen greens and offset). Only plans the optimiser produced compete:
-the net's own and Webster's plans are starting points, never the answer as they are.
+screens the net's own plan, Webster's, both at other cycle lengths, and many random plans
+over demand samples in one call, and refines the best by gradient (greens, a cycle length
+per light, offsets). The model ranks plans well but not perfectly (see ``mobility signals
+check-model``), so the ``verify`` best of its plans then run in SUMO on held-out seeds
+(from ``VERIFY_SEED + 100 seed``, never seeds a comparison runs; successive halving over
+``verify_seeds`` seeds) and the best there is written as static SUMO ``<tlLogic>``
+programs (the net's green states, its yellow/all-red, the chosen greens and offset). Only
+plans the optimiser produced compete: the net's own and Webster's plans are starting
+points, never the answer as they are.
 
 A fixed-time plan is made once and then deployed: the search is seeded by ``params.seed``
 (not the run's seed) and cached by content (net, routes, spec, settings), so that runs over
@@ -44,10 +46,11 @@ DEFAULTS: dict[str, float | str] = {
     "spread": 0.3,  # log-spread of the random starts' greens around their typical green
     "seed": 0,  # of the search: random starts, demand samples, the SUMO check's seed
     "verify": 16,  # plans run in SUMO before choosing (0: take the model's best)
+    "verify_seeds": 3,  # SUMO seeds the best quarter of them run before choosing
     "plan": "",  # JSON plan file: write it instead of optimising
 }
 VERIFY_SEED = 10_000  # SUMO seeds of the check start here, clear of the runs' own seeds
-SEARCH_REVISION = 1  # bump when the search changes, so cached plans are not reused
+SEARCH_REVISION = 2  # bump when the search changes, so cached plans are not reused
 
 
 def check_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -65,6 +68,9 @@ def check_params(params: dict[str, Any]) -> dict[str, Any]:
         out[key] = int(out[key])
         if out[key] < 0:
             raise ValueError(f"optimized: {key} must be at least 0")
+    out["verify_seeds"] = int(out["verify_seeds"])
+    if out["verify_seeds"] < 1:
+        raise ValueError("optimized: verify_seeds must be at least 1")
     for key in ("lr", "noise", "dt", "tau", "spread"):
         out[key] = float(out[key])
     return out
@@ -136,7 +142,7 @@ def optimise_on_model(
     import jax.numpy as jnp
 
     from mobility.signals.model import Plan, steps_for
-    from mobility.signals.model_optimize import optimise
+    from mobility.signals.model_optimize import CYCLE_SCALES, optimise
 
     net, timing, demand = arrays.jax()
     starts = jnp.asarray(given), jnp.zeros(given.shape[:2])
@@ -146,7 +152,7 @@ def optimise_on_model(
         demand,
         Plan(*starts),
         jax.random.PRNGKey(settings["seed"]),
-        starts=max(settings["starts"], len(given)),
+        starts=max(settings["starts"], len(given) * (1 + len(CYCLE_SCALES))),
         refine=max(min(settings["refine"], settings["starts"]), len(given)),
         samples=settings["samples"],
         iterations=settings["iterations"],
@@ -180,16 +186,10 @@ def search_plan(
         plan_document(arrays, greens[i], np.mod(offsets[i], (greens[i] + lost).sum(axis=1)))
         for i in chosen
     ]
-    sumo = []
-    if settings["verify"]:
-        seed = VERIFY_SEED + settings["seed"]
-        for n, doc in enumerate(docs):
-            run = run_plan(spec, doc, folder, name=f"candidate-{n}", seed=seed)
-            sumo.append(float(run.kpis.get("resco_delay_s", np.nan)))
-    best = int(np.nanargmin(sumo)) if sumo and not np.isnan(sumo).all() else 0
+    sumo, best = check_in_sumo(spec, docs, folder, settings) if settings["verify"] else ([], 0)
     vehicles = max(float(arrays.demand["rate"].sum() * arrays.demand["bin_s"]), 1.0)
     initial = np.asarray(result.initial)
-    starts = ["net", "webster"]
+    starts = start_names(["net", "webster"])
     info = {
         "optimise_s": round(optimise_s, 2),
         "verify_s": round(time.perf_counter() - started - optimise_s, 2),
@@ -200,13 +200,41 @@ def search_plan(
                 "start": starts[o] if (o := int(result.origin[i])) < len(starts) else "random",
                 "adam_steps": int(result.steps[i]),
                 "model_delay_s": float(scores[i]) / vehicles,
-                "sumo_delay_s": sumo[n] if sumo else None,
+                "sumo_delay_s": sumo[n] if sumo else [],  # one per seed checked
             }
             for n, i in enumerate(chosen)
         ],
         "chosen": best,
     }
     return docs[best], info
+
+
+def check_in_sumo(
+    spec: ScenarioSpec, docs: list[dict], folder: Path, settings: dict[str, Any]
+) -> tuple[list[list[float]], int]:
+    """(RESCO delay of each plan in SUMO per seed checked, the best plan), by successive
+    halving: every plan on a first held-out seed, the best quarter on ``verify_seeds - 1``
+    more, and the best mean of those wins (one seed is noisy: on cologne3 one plan's delay
+    moves by 3 s between seeds)."""
+    first = VERIFY_SEED + 100 * settings["seed"]
+
+    def delay(n: int, seed: int) -> float:
+        run = run_plan(spec, docs[n], folder, name=f"candidate-{n}-{seed}", seed=seed)
+        return float(run.kpis.get("resco_delay_s", np.nan))
+
+    out = [[delay(n, first)] for n in range(len(docs))]
+    finalists = [int(n) for n in np.argsort([d[0] for d in out])[: -(-len(docs) // 4)]]
+    for n in finalists:
+        out[n] += [delay(n, first + k) for k in range(1, settings["verify_seeds"])]
+    return out, min(finalists, key=lambda n: np.mean(out[n]))
+
+
+def start_names(given: list[str]) -> list[str]:
+    """Names of the optimiser's structured starts: the given plans, then each of them at
+    the other cycle lengths (``webster x0.8``); any later start is random."""
+    from mobility.signals.model_optimize import CYCLE_SCALES
+
+    return [*given, *(f"{g} x{c:g}" for c in CYCLE_SCALES for g in given)]
 
 
 def candidates(result, n_given: int, verify: int) -> list[int]:
