@@ -85,6 +85,8 @@ def check_model(
         hi=sig.max_green,
         seed=spec.seed,
     )
+    # in whole steps, as SUMO will show them (see plan_document)
+    greens, offsets = (np.round(x / spec.step_length) * spec.step_length for x in (greens, offsets))
     started = time.perf_counter()
     totals = evaluate_plans(
         model_net,
@@ -99,7 +101,7 @@ def check_model(
     model_delay = np.asarray(totals) / vehicles
     rows = []
     for i in range(plans):
-        doc = plan_document(arrays, greens[i], offsets[i])
+        doc = plan_document(arrays, greens[i], offsets[i], step=spec.step_length)
         t0 = time.perf_counter()
         result = run_plan(spec, doc, out_dir, name=f"{spec.name}-plan{i}", seed=spec.seed)
         row = {

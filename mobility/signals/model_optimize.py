@@ -60,7 +60,7 @@ def to_plan(params: PlanParams, timing: Timing) -> Plan:
 def from_greens(green: jax.Array, offset: jax.Array, timing: Timing) -> PlanParams:
     """Parameters of a given plan (greens clipped a little inside their bounds)."""
     span = jnp.maximum(timing.max_green - timing.min_green, 1e-6)
-    x = jnp.clip((green - timing.min_green) / span, 0.02, 0.98)
+    x = jnp.clip((green - timing.min_green) / span, 1e-3, 1 - 1e-3)
     theta = jnp.log(x / (1 - x))
     return PlanParams(theta=theta, kappa=jnp.zeros(theta.shape[:-1]), phi=offset / OFFSET_SCALE)
 

@@ -50,7 +50,7 @@ DEFAULTS: dict[str, float | str] = {
     "plan": "",  # JSON plan file: write it instead of optimising
 }
 VERIFY_SEED = 10_000  # SUMO seeds of the check start here, clear of the runs' own seeds
-SEARCH_REVISION = 2  # bump when the search changes, so cached plans are not reused
+SEARCH_REVISION = 4  # bump when the search changes, so cached plans are not reused
 
 
 def check_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -88,12 +88,20 @@ def program_xml(plan: PhasePlan, greens: list[float], offset: float, program_id:
     return "\n".join(lines)
 
 
-def plan_document(arrays: ModelArrays, greens: np.ndarray, offsets: np.ndarray) -> dict:
-    """``{tls: {"greens": [...], "offset": s}}`` of greens [T, P] and offsets [T]."""
+def plan_document(
+    arrays: ModelArrays, greens: np.ndarray, offsets: np.ndarray, *, step: float
+) -> dict:
+    """``{tls: {"greens": [...], "offset": s}}`` of greens [T, P] and offsets [T], in whole
+    simulation steps: SUMO switches phases on steps, so a 5.1 s green would show for 6 s
+    and shift the rest of the cycle (on cologne3 that alone moved the delay by 6 s)."""
+
+    def steps(x: np.ndarray) -> list[float]:
+        return [float(v) for v in np.round(np.atleast_1d(x) / step) * step]
+
     return {
         t: {
-            "greens": [float(g) for g in greens[k, : len(arrays.plans[k].greens)]],
-            "offset": float(offsets[k]),
+            "greens": steps(greens[k, : len(arrays.plans[k].greens)]),
+            "offset": steps(offsets[k])[0],
         }
         for k, t in enumerate(arrays.tls)
     }
@@ -183,7 +191,12 @@ def search_plan(
     greens, offsets = np.asarray(result.pool.green), np.asarray(result.pool.offset)
     lost = arrays.timing["lost"] * arrays.timing["phase_mask"]
     docs = [
-        plan_document(arrays, greens[i], np.mod(offsets[i], (greens[i] + lost).sum(axis=1)))
+        plan_document(
+            arrays,
+            greens[i],
+            np.mod(offsets[i], (greens[i] + lost).sum(axis=1)),
+            step=spec.step_length,
+        )
         for i in chosen
     ]
     sumo, best = check_in_sumo(spec, docs, folder, settings) if settings["verify"] else ([], 0)
@@ -271,7 +284,7 @@ def cached_search(
         "routes": [_digest(r) for r in routes],
         "spec": same,
         "settings": settings,
-        "revision": SEARCH_REVISION,
+        "search_revision": SEARCH_REVISION,  # (cached_build adds its own "revision")
     }
 
     def build(tmp: Path) -> Path:
