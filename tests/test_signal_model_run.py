@@ -1,6 +1,7 @@
 """The model's controllers in real SUMO on the 3x3 grid: ``optimized`` writes the plan it
 is given (or finds) with the net's transitions inside min/max green, ``model_predictive``
-runs with a bounded, recorded decision time, and ``check-model`` correlates plans."""
+runs with a bounded, recorded decision time (and, on a one-light net with a short turning
+bay, serves a red turn whose queue fills its bay), and ``check-model`` correlates plans."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import json
 import math
 from xml.etree import ElementTree
 
+import numpy as np
 import pytest
 from conftest import small_scenario
 
+from mobility import sumo
 from mobility.cache import cache_root
 from mobility.config import RoutesDemand, ScenarioSpec
 from mobility.demand.build import build_demand
@@ -21,6 +24,7 @@ from mobility.signals.check_model import check_model
 from mobility.signals.optimized import VERIFY_SEED, run_plan
 from mobility.signals.programs import read_net_signals
 from mobility.signals.setup import prepare_signals
+from mobility.signals.types import Observation
 from mobility.sim import sumocfg
 from mobility.sim.engine import Engine
 
@@ -104,6 +108,120 @@ def test_model_predictive_runs_and_reports_its_decision_time(tmp_path) -> None:
     times = setup.driver.controller.decision_s
     assert len(times) >= 30
     assert all(0 < t < float("inf") for t in times)
+
+
+def _bay_net(folder) -> tuple:
+    """One light C. Its west approach WC is short (about 30 m after the junction) with two
+    through lanes and one left-turn lane, fed by a single lane (UW), so that a queue longer
+    than its lanes stands mixed in one lane behind them. Phase 0 serves the south approach
+    and the west through lanes, phase 1 the west left turn alone."""
+    nodes = {"U": (-240, 0), "W": (-40, 0), "C": (0, 0), "E": (200, 0), "N": (0, 200)}
+    nodes["S"] = (0, -200)
+    (folder / "n.nod.xml").write_text(
+        "<nodes>"
+        + "".join(
+            f'<node id="{n}" x="{x}" y="{y}" type="{"traffic_light" if n == "C" else "priority"}"/>'
+            for n, (x, y) in nodes.items()
+        )
+        + "</nodes>"
+    )
+    edges = {"UW": 1, "WC": 3, "CE": 1, "CN": 1, "SC": 1}
+    (folder / "n.edg.xml").write_text(
+        "<edges>"
+        + "".join(
+            f'<edge id="{e}" from="{e[0]}" to="{e[1]}" numLanes="{n}" speed="13.89"/>'
+            for e, n in edges.items()
+        )
+        + "</edges>"
+    )
+    links = [("UW", "WC", 0, 0), ("UW", "WC", 0, 1), ("UW", "WC", 0, 2), ("SC", "CE", 0, 0)]
+    links += [("WC", "CE", 0, 0), ("WC", "CE", 1, 0), ("WC", "CN", 2, 0)]
+    (folder / "n.con.xml").write_text(
+        "<connections>"
+        + "".join(
+            f'<connection from="{a}" to="{b}" fromLane="{i}" toLane="{j}"/>' for a, b, i, j in links
+        )
+        + "</connections>"
+    )
+    # signal links in netconvert's order: SC->CE, WC->CE (two lanes), WC->CN
+    phases = [("GGGr", 30), ("yyyr", 3), ("rrrG", 30), ("rrry", 3)]
+    (folder / "n.tll.xml").write_text(
+        '<tlLogics><tlLogic id="C" type="static" programID="0" offset="0">'
+        + "".join(f'<phase duration="{d}" state="{st}"/>' for st, d in phases)
+        + "</tlLogic></tlLogics>"
+    )
+    net = folder / "bay.net.xml"
+    args = ["-n", "n.nod.xml", "-e", "n.edg.xml", "-x", "n.con.xml", "-i", "n.tll.xml"]
+    proc = sumo.run_tool(
+        [sumo.binary("netconvert"), *args, "--no-turnarounds", "-o", str(net)], cwd=folder
+    )
+    assert proc.returncode == 0, proc.stderr
+    routes = folder / "bay.rou.xml"
+    flows = [("through", "UW", "CE", 400), ("left", "UW", "CN", 200), ("south", "SC", "CE", 400)]
+    routes.write_text(
+        "<routes>"
+        + "".join(
+            f'<flow id="{i}" begin="0" end="600" vehsPerHour="{v}" from="{a}" to="{b}"/>'
+            for i, a, b, v in flows
+        )
+        + "</routes>"
+    )
+    return net, routes
+
+
+def test_model_predictive_serves_a_red_turn_whose_queue_fills_its_bay(tmp_path) -> None:
+    net, routes = _bay_net(tmp_path)
+    picked = {}
+    for bays in (1, 0):
+        params = {"bays": bays, "horizon": 20, "candidates": 0}
+        spec = ScenarioSpec.model_validate(
+            {
+                "name": "bay",
+                "seed": 42,
+                "end": 30,
+                "network": str(net),
+                "demand": str(routes),
+                "signals": {"controller": "model_predictive", "params": params},
+            }
+        )
+        folder = tmp_path / f"bays{bays}"
+        folder.mkdir()
+        setup = prepare_signals(spec, net=net, routes=[routes], folder=folder)
+        cfg = sumocfg.write_sumocfg(
+            spec, net=net, routes=[routes], folder=folder, additional=setup.additional
+        )
+        with Engine(["-c", str(cfg)], log_file=folder / sumocfg.SUMO_LOG) as engine:
+            setup.attach(engine)
+            engine.run(spec.end)
+        controller = setup.driver.controller
+        lay = controller.layout
+        lanes = list(lay.in_lanes[0])
+        assert lay.serves[0, :, :].sum() == 4  # phase 0: three links, phase 1: the turn
+        # ten vehicles for the left turn (its lane holds four), seven for the through
+        # lanes (they hold eight), three on the south approach: max pressure holds phase 0
+        halting = np.zeros(lay.in_mask.shape)
+        for lane, n in {"WC_2": 10.0, "WC_0": 3.5, "WC_1": 3.5, "SC_0": 3.0}.items():
+            halting[0, lanes.index(lane)] = n
+        obs = Observation(
+            time=30.0,
+            in_vehicles=halting,
+            in_halting=halting,
+            in_waiting=10.0 * halting,
+            out_vehicles=np.zeros(lay.out_mask.shape),
+            phase=np.array([0]),
+            phase_age=np.array([30.0]),
+        )
+        assert controller.pressure.decide(obs)[0] == 0
+        phases, costs = controller.costs(obs)
+        picked[bays] = (
+            int(controller.decide(obs)[0]),
+            dict(zip(phases[:, 0, 0], costs[:, 0], strict=True)),
+        )
+    # with the bays, holding phase 0 leaves the turn's queue standing in the through lanes'
+    # way: it costs more than serving the turn, which costs the same either way
+    (with_bays, cost), (without, cost0) = picked[1], picked[0]
+    assert with_bays == 1 and without == 0
+    assert cost[0] > cost[1] == cost0[1] > cost0[0]
 
 
 def test_check_model_correlates_random_plans(tmp_path) -> None:
