@@ -121,7 +121,9 @@ def run_plan(spec: ScenarioSpec, doc: dict, out_dir: Path, *, name: str, seed: i
     return run_scenario(run_spec, out_dir)
 
 
-def webster_greens_array(arrays: ModelArrays, net: Path, routes: list[Path], *, spec) -> np.ndarray:
+def webster_greens_array(
+    arrays: ModelArrays, net: Path, routes: list[Path], *, spec: ScenarioSpec
+) -> np.ndarray:
     """[T, P] Webster's greens of every light (the ``webster`` controller's plan)."""
     from mobility.signals.programs import movement_flows, read_net_signals, webster_plan
 
