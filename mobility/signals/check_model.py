@@ -55,26 +55,15 @@ def check_model(
     from mobility.demand.build import build_demand
     from mobility.network.build import build_network
     from mobility.signals.model import Plan, steps_for
-    from mobility.signals.model_build import build_model
+    from mobility.signals.model_build import model_for_spec
     from mobility.signals.model_optimize import evaluate_plans
     from mobility.signals.optimized import plan_document, run_plan
 
     sig = spec.signals
     net = build_network(spec.network)
     routes = build_demand(spec, net)
-    arrays = build_model(
-        net,
-        routes,
-        tls=list(sig.tls) if sig.tls else None,
-        begin=spec.begin,
-        end=spec.end,
-        dt=dt,
-        yellow=sig.yellow,
-        all_red=sig.all_red,
-        min_green=sig.min_green,
-        max_green=sig.max_green,
-        saturation_flow=sig.saturation_flow,
-    )
+    tls = list(sig.tls) if sig.tls else None
+    arrays = model_for_spec(spec, net, routes, tls=tls, dt=dt)
     model_net, timing, demand = arrays.jax()
     greens, offsets = random_plans(
         arrays.base_green,
@@ -101,7 +90,7 @@ def check_model(
     model_delay = np.asarray(totals) / vehicles
     rows = []
     for i in range(plans):
-        doc = plan_document(arrays, greens[i], offsets[i], step=spec.step_length)
+        doc = plan_document(arrays.plans, greens[i], offsets[i], step=spec.step_length)
         t0 = time.perf_counter()
         result = run_plan(spec, doc, out_dir, name=f"{spec.name}-plan{i}", seed=spec.seed)
         row = {

@@ -176,7 +176,8 @@ def lane_fifo(net: ModelNet, queue: jax.Array, flow: jax.Array, dt: float) -> ja
     movement: if a movement can send only a fraction of its vehicles in that lane (red,
     yielding, or its next edge full), the others in the lane send that fraction too
     (Daganzo's FIFO diverge), and the lane never discharges above its saturation flow.
-    Each movement's queue is spread evenly over its lanes. Exclusive lanes are unchanged.
+    Each movement's queue is spread evenly over its lanes (``pair_share`` sums to 1 per
+    movement). Exclusive lanes, and movements without lanes (route ends), are unchanged.
     """
     n_l = net.lane_sat.shape[0]
     if n_l == 0:
@@ -191,8 +192,8 @@ def lane_fifo(net: ModelNet, queue: jax.Array, flow: jax.Array, dt: float) -> ja
         net.lane_sat * dt / jnp.maximum(total, 1e-6),
     )
     lane_flow = jnp.clip(frac, 0.0, 1.0)[net.pair_lane] * q
-    coupled = jax.ops.segment_sum(jnp.ones_like(q), net.pair_move, flow.shape[0]) > 0
-    return jnp.where(coupled, jax.ops.segment_sum(lane_flow, net.pair_move, flow.shape[0]), flow)
+    # a movement's shares sum to 1 over its lanes: take off what its lanes hold back
+    return flow - jax.ops.segment_sum(can - lane_flow, net.pair_move, flow.shape[0])
 
 
 def phase_windows(plan: Plan, timing: Timing, t: jax.Array, tau: float) -> jax.Array:

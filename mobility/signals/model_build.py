@@ -230,6 +230,26 @@ def build_model(
     )
 
 
+def model_for_spec(
+    spec, net: Path, routes: list[Path], *, tls: list[str] | None, dt: float
+) -> ModelArrays:
+    """:func:`build_model` with the scenario's time window and signal settings."""
+    sig = spec.signals
+    return build_model(
+        net,
+        routes,
+        tls=tls,
+        begin=spec.begin,
+        end=spec.end,
+        dt=dt,
+        yellow=sig.yellow,
+        all_red=sig.all_red,
+        min_green=sig.min_green,
+        max_green=sig.max_green,
+        saturation_flow=sig.saturation_flow,
+    )
+
+
 def movement_index(arrays: ModelArrays) -> dict[tuple[str, str], int]:
     """(from edge, to edge) -> movement row."""
     return {mv: i for i, mv in enumerate(arrays.movements)}

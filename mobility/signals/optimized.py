@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import quoteattr
@@ -31,7 +32,7 @@ import numpy as np
 
 from mobility.cache import cached_build
 from mobility.config import ScenarioSpec
-from mobility.signals.model_build import ModelArrays, build_model
+from mobility.signals.model_build import ModelArrays, model_for_spec
 from mobility.signals.phases import PhasePlan, cycle_program
 
 DEFAULTS: dict[str, float | str] = {
@@ -89,7 +90,7 @@ def program_xml(plan: PhasePlan, greens: list[float], offset: float, program_id:
 
 
 def plan_document(
-    arrays: ModelArrays, greens: np.ndarray, offsets: np.ndarray, *, step: float
+    plans: Sequence[PhasePlan], greens: np.ndarray, offsets: np.ndarray, *, step: float
 ) -> dict:
     """``{tls: {"greens": [...], "offset": s}}`` of greens [T, P] and offsets [T], in whole
     simulation steps: SUMO switches phases on steps, so a 5.1 s green would show for 6 s
@@ -99,11 +100,8 @@ def plan_document(
         return [float(v) for v in np.round(np.atleast_1d(x) / step) * step]
 
     return {
-        t: {
-            "greens": steps(greens[k, : len(arrays.plans[k].greens)]),
-            "offset": steps(offsets[k])[0],
-        }
-        for k, t in enumerate(arrays.tls)
+        plan.tls: {"greens": steps(greens[k, : len(plan.greens)]), "offset": steps(offsets[k])[0]}
+        for k, plan in enumerate(plans)
     }
 
 
@@ -194,7 +192,7 @@ def search_plan(
     lost = arrays.timing["lost"] * arrays.timing["phase_mask"]
     docs = [
         plan_document(
-            arrays,
+            arrays.plans,
             greens[i],
             np.mod(offsets[i], (greens[i] + lost).sum(axis=1)),
             step=spec.step_length,
@@ -272,24 +270,28 @@ def candidates(result, n_given: int, verify: int) -> list[int]:
 
 def cached_search(
     spec: ScenarioSpec,
-    arrays: ModelArrays,
     *,
     net: Path,
     routes: list[Path],
+    tls: list[str],
     settings: dict[str, Any],
 ) -> tuple[dict, dict[str, Any]]:
-    """:func:`search_plan`, once per content (net, routes, spec but its seed, settings)."""
-    given = np.stack([arrays.base_green, webster_greens_array(arrays, net, routes, spec=spec)])
+    """:func:`search_plan`, once per content (net, routes, spec but its seed, settings); the
+    model is only built when the plan is not in the cache yet."""
     same = spec.model_dump(mode="json", exclude={"name", "description", "seed", "outputs"})
     key = {
         "net": _digest(net),
         "routes": [_digest(r) for r in routes],
+        "tls": tls,
         "spec": same,
         "settings": settings,
         "search_revision": SEARCH_REVISION,  # (cached_build adds its own "revision")
     }
 
     def build(tmp: Path) -> Path:
+        arrays = model_for_spec(spec, net, routes, tls=tls, dt=settings["dt"])
+        webster = webster_greens_array(arrays, net, routes, spec=spec)
+        given = np.stack([arrays.base_green, webster])
         doc, info = search_plan(spec, arrays, given, settings, tmp / "check")
         out = tmp / "plan.json"
         out.write_text(json.dumps({"tls": doc, "info": info}, indent=1))
@@ -303,46 +305,40 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def read_plan(path: str, arrays: ModelArrays) -> dict:
+def read_plan(path: str, plans: Sequence[PhasePlan]) -> dict:
     """A plan document from ``path``, checked against the lights of the scenario."""
     given = json.loads(Path(path).read_text())["tls"]
     doc = {}
-    for k, t in enumerate(arrays.tls):
-        n = len(arrays.plans[k].greens)
-        g = given.get(t, {}).get("greens", [])[:n]
+    for plan in plans:
+        n = len(plan.greens)
+        g = given.get(plan.tls, {}).get("greens", [])[:n]
         if len(g) < n:
-            raise ValueError(f"plan {path} gives {len(g)} greens for {t!r}, which has {n}")
-        doc[t] = {"greens": g, "offset": float(given[t].get("offset", 0.0))}
+            raise ValueError(f"plan {path} gives {len(g)} greens for {plan.tls!r}, which has {n}")
+        doc[plan.tls] = {"greens": g, "offset": float(given[plan.tls].get("offset", 0.0))}
     return doc
 
 
 def optimized_programs(
-    spec: ScenarioSpec, *, net: Path, routes: list[Path], tls: list[str], folder: Path
+    spec: ScenarioSpec,
+    *,
+    net: Path,
+    routes: list[Path],
+    plans: Sequence[PhasePlan],
+    folder: Path,
 ) -> tuple[list[str], dict[str, object]]:
-    """The ``<tlLogic>`` programs of the optimised (or given) plan, and what to report."""
+    """The ``<tlLogic>`` programs of the optimised (or given) plan for the lights of
+    ``plans`` (the net's green phases and transitions), and what to report."""
     sig = spec.signals
     settings = check_params(dict(sig.params))
-    arrays = build_model(
-        net,
-        routes,
-        tls=tls,
-        begin=spec.begin,
-        end=spec.end,
-        dt=settings["dt"],
-        yellow=sig.yellow,
-        all_red=sig.all_red,
-        min_green=sig.min_green,
-        max_green=sig.max_green,
-        saturation_flow=sig.saturation_flow,
-    )
     info: dict[str, object] = {}
     if settings["plan"]:
-        doc = read_plan(str(settings["plan"]), arrays)
+        doc = read_plan(str(settings["plan"]), plans)
     else:
         search = {k: v for k, v in settings.items() if k != "plan"}
-        doc, info = cached_search(spec, arrays, net=net, routes=routes, settings=search)
+        tls = [plan.tls for plan in plans]
+        doc, info = cached_search(spec, net=net, routes=routes, tls=tls, settings=search)
     logics = []
-    for plan in arrays.plans:
+    for plan in plans:
         greens = np.clip(doc[plan.tls]["greens"], sig.min_green, sig.max_green)
         doc[plan.tls]["greens"] = [float(g) for g in greens]
         logics.append(program_xml(plan, list(greens), doc[plan.tls]["offset"], "optimized"))

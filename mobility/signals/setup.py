@@ -105,26 +105,15 @@ def prepare_signals(
     except ValueError as exc:
         raise SpecError(f"field `signals.tls`: {exc}; leave that signal out of `tls`") from None
     if sig.controller == "model_predictive":
-        from mobility.signals.model_build import build_model
+        from mobility.signals.model_build import model_for_spec
         from mobility.signals.model_predictive import ModelPredictive
 
         try:
             ModelPredictive(None, **sig.params)
         except ValueError as exc:
             raise SpecError(f"field `signals.params`: {exc}; fix or remove it") from None
-        setup.model = build_model(
-            net,
-            routes,
-            tls=tls,
-            begin=spec.begin,
-            end=spec.end,
-            dt=float(sig.params.get("dt", 2.0)),
-            yellow=sig.yellow,
-            all_red=sig.all_red,
-            min_green=sig.min_green,
-            max_green=sig.max_green,
-            saturation_flow=sig.saturation_flow,
-        )
+        dt = float(sig.params.get("dt", 2.0))
+        setup.model = model_for_spec(spec, net, routes, tls=tls, dt=dt)
     if sig.controller in PHASE_CLASSES or sig.controller == "model_predictive":
         try:
             if sig.controller in PHASE_CLASSES:
@@ -163,7 +152,9 @@ def prepare_signals(
         from mobility.signals.optimized import optimized_programs
 
         try:
-            logics, info = optimized_programs(spec, net=net, routes=routes, tls=tls, folder=folder)
+            logics, info = optimized_programs(
+                spec, net=net, routes=routes, plans=[plans[t] for t in tls], folder=folder
+            )
         except ValueError as exc:
             raise SpecError(f"field `signals.params`: {exc}; fix or remove it") from None
         setup.info.update(info)
