@@ -13,7 +13,8 @@ store-and-forward model, as in Aboudolas et al. 2009, with Yperman's point-queue
   entry edge (vertical queue, SUMO's depart delay);
 - movements sharing a lane discharge it first in, first out (:func:`lane_fifo`): a left
   turn held at red, or a turn into a full edge, holds back the through traffic behind
-  it in a shared lane, and the lane's saturation flow bounds them all together;
+  it in a shared lane, and the lane's saturation flow bounds them all together; a red
+  turn queued past its own lanes stops its whole edge (:func:`bay_overflow`);
 - delay is the vehicle-seconds spent in movement queues and in source queues.
 
 Why this and not a cell-transmission model: the loss SUMO reports (RESCO delay = time
@@ -71,6 +72,8 @@ class ModelNet(NamedTuple):
     pair_lane: jax.Array = np.zeros(0, np.int32)  # [Q] its lane, in 0..L-1
     pair_share: jax.Array = np.zeros(0, np.float32)  # [Q] the movement's queue share there
     lane_sat: jax.Array = np.zeros(0, np.float32)  # [L] veh/s a lane discharges at most
+    # turning bays (none: a queue never outgrows its lanes)
+    move_bay: jax.Array = np.zeros(0, np.float32)  # [M] vehicles a movement's own lanes hold
 
 
 class Timing(NamedTuple):
@@ -141,6 +144,7 @@ def step(net: ModelNet, state: State, green: jax.Array, arrivals: jax.Array, dt:
     reached = state.line[slot, cols]  # [E]
     running = state.running - reached
     queue = state.queue + reached[net.move_from] * net.split
+    green = bay_overflow(net, queue, green)
     # what wants to move this step: discharge bounded by saturation flow x green
     want = jnp.minimum(queue, net.move_sat * green * dt)  # [M]
     src_want = state.waiting + arrivals  # [E]
@@ -167,6 +171,19 @@ def step(net: ModelNet, state: State, green: jax.Array, arrivals: jax.Array, dt:
         exited=state.exited + exited,
         delay=state.delay + (queue.sum() + waiting.sum()) * dt,
     )
+
+
+def bay_overflow(net: ModelNet, queue: jax.Array, green: jax.Array) -> jax.Array:
+    """[M] ``green`` with every movement of an edge stopped while one of its red movements
+    is queued past its own lanes (its turning bay): the overflow stands in the other lanes'
+    way, as a turn queue spilling out of its bay does in SUMO (ingolstadt1: a 9 m approach
+    whose right lane only the third phase serves). Partly within the last vehicle."""
+    if net.move_bay.shape[0] == 0:
+        return green
+    red = (green < 1e-3).astype(green.dtype)
+    full = jnp.clip(queue - net.move_bay + 1.0, 0.0, 1.0) * red
+    blocked = jnp.maximum(jax.ops.segment_max(full, net.move_from, net.storage.shape[0]), 0.0)
+    return green * (1.0 - blocked[net.move_from])
 
 
 def lane_fifo(net: ModelNet, queue: jax.Array, flow: jax.Array, dt: float) -> jax.Array:

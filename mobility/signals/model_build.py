@@ -5,16 +5,17 @@ pairs of the routes (plus "route ends here" into the sink), turning ratios the s
 routed vehicles, saturation flow ``saturation_flow x lanes connecting the pair``, storage
 ``lanes x length / 7.5 m``, free-flow time ``length / speed``; a minor green (``g``,
 yielding) gives a fixed share of the saturation flow; movements sharing a from-lane are
-listed as (movement, lane) pairs, for the model's first-in-first-out lanes. A movement
-belongs to the light of its connections; phases and transitions come from the net's own
-program (:func:`mobility.signals.phases.plan_from_program`). Trips without a route take the
-net's shortest path, as in :func:`mobility.signals.programs.movement_flows`.
+listed as (movement, lane) pairs, for the model's first-in-first-out lanes, and a
+movement's bay is what its from-lanes hold. A movement belongs to the light of its
+connections; phases and transitions come from the net's own program
+(:func:`mobility.signals.phases.plan_from_program`). Trips without a route take the net's
+shortest path, as in :func:`mobility.signals.programs.movement_flows`.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -150,6 +151,7 @@ def build_model(
     move_to = np.zeros(n_m, np.int32)
     move_sat = np.zeros(n_m, np.float32)
     move_tls = np.full(n_m, n_t, np.int32)
+    move_bay = np.full(n_m, 1e9, np.float32)  # route ends and unconnected pairs: no bay
     serves = np.zeros((n_m, n_p), np.float32)
     split = np.zeros(n_m, np.float32)
     sat = saturation_flow / 3600.0
@@ -165,10 +167,13 @@ def build_model(
             serves[m, 0] = 1.0
             continue
         conns = edge.getOutgoing().get(graph.getEdge(b), [])
-        from_lanes = sorted({c.getFromLane().getID() for c in conns})
+        from_lanes = sorted({c.getFromLane() for c in conns}, key=lambda lane: lane.getID())
         move_sat[m] = sat * max(len(from_lanes), 1)
+        if from_lanes:
+            move_bay[m] = sum(max(ln.getLength() / JAM_SPACING_M, 1.0) for ln in from_lanes)
         for lane in from_lanes:
-            pairs.append((m, lane_index.setdefault(lane, len(lane_index)), 1 / len(from_lanes)))
+            row = lane_index.setdefault(lane.getID(), len(lane_index))
+            pairs.append((m, row, 1 / len(from_lanes)))
         light = next((c.getTLSID() for c in conns if c.getTLSID() in tls_index), None)
         if light is None:
             serves[m, 0] = 1.0
@@ -213,6 +218,7 @@ def build_model(
             "pair_lane": np.array([lane for _, lane, _ in pairs], np.int32),
             "pair_share": np.array([share for _, _, share in pairs], np.float32),
             "lane_sat": np.full(len(lane_index), sat, np.float32),
+            "move_bay": move_bay,
         },
         timing={"phase_mask": phase_mask, "lost": lost, "min_green": mins, "max_green": maxs},
         demand={
@@ -248,16 +254,3 @@ def model_for_spec(
         max_green=sig.max_green,
         saturation_flow=sig.saturation_flow,
     )
-
-
-def movement_index(arrays: ModelArrays) -> dict[tuple[str, str], int]:
-    """(from edge, to edge) -> movement row."""
-    return {mv: i for i, mv in enumerate(arrays.movements)}
-
-
-def by_edge(arrays: ModelArrays) -> dict[str, list[int]]:
-    """edge -> movement rows leaving it."""
-    out: dict[str, list[int]] = defaultdict(list)
-    for i, (a, _) in enumerate(arrays.movements):
-        out[a].append(i)
-    return out

@@ -14,10 +14,9 @@ enforces min and max green. Decision time is measured every decision (``decision
 shapes are fixed, so one compilation serves the whole run and the time per decision is
 bounded by the candidate count and horizon.
 
-The rollouts add one effect the model leaves out (its lanes are first in, first out, but
-a movement's queue stays in its own lanes however long it grows): a red movement queued
-past its own lanes (its turning bay: the stop-line lanes that serve it) stands in the way
-of the other movements of its edge and stops them, as in SUMO (``bays`` 1). Without it a
+The model's turning bays matter most here (:func:`mobility.signals.model.bay_overflow`):
+a red movement queued past its own lanes stands in the way of the other movements of its
+edge and stops them, as in SUMO (``bays`` 1; 0 leaves them out). Without them a
 light whose short approach holds a queue for a red turn (ingolstadt1: a 9 m approach whose
 right lane only its third phase serves) sees its other movements discharge at saturation
 flow while in SUMO they wait behind the turn; it keeps the phase that looks busiest and
@@ -44,15 +43,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from mobility.signals.controllers import MaxPressure
-from mobility.signals.model import (
-    JAM_SPACING_M,
-    Demand,
-    ModelNet,
-    State,
-    arrivals_at,
-    movement_green,
-    step,
-)
+from mobility.signals.model import Demand, ModelNet, State, arrivals_at, movement_green, step
 from mobility.signals.model_build import ModelArrays
 from mobility.signals.types import Layout, Observation
 
@@ -79,19 +70,13 @@ def rollout_costs(
     green_from: jax.Array,
     feeds: jax.Array,
     terminal: jax.Array,
-    bay: jax.Array,
     *,
     steps: int,
     dt: float,
     decision: float,
     phases_n: int,
 ) -> jax.Array:
-    """[C, T] cost of C candidates (``phases``/``green_from`` [C, T, D]) per intersection.
-
-    ``bay`` [M]: vehicles a movement's own lanes hold; a red movement queued within one
-    vehicle of that, or past it, stops the other movements of its edge (in proportion).
-    """
-    n_e = net.storage.shape[0]
+    """[C, T] cost of C candidates (``phases``/``green_from`` [C, T, D]) per intersection."""
 
     def one(ph: jax.Array, gf: jax.Array) -> jax.Array:
         def body(carry, k):
@@ -100,11 +85,7 @@ def rollout_costs(
             d = jnp.minimum((tau // decision).astype(jnp.int32), ph.shape[1] - 1)
             on = (tau >= gf[:, d]).astype(jnp.float32)
             pg = jax.nn.one_hot(ph[:, d], phases_n) * on[:, None]
-            g = movement_green(net, pg)
-            full = jnp.clip(s.queue - bay + 1.0, 0.0, 1.0) * (g <= 0.0)
-            blocked = jnp.maximum(jax.ops.segment_max(full, net.move_from, n_e), 0.0)
-            g = g * (1.0 - blocked[net.move_from])
-            s = step(net, s, g, arrivals_at(demand, t0 + tau, dt), dt)
+            s = step(net, s, movement_green(net, pg), arrivals_at(demand, t0 + tau, dt), dt)
             return (s, qsum + s.queue * dt), None
 
         (s, qsum), _ = jax.lax.scan(
@@ -143,14 +124,16 @@ class ModelPredictive:
         self.min_green = min_green
         self.rng = np.random.default_rng(int(self.settings["seed"]))
         self.net, _, self.demand = a.jax()
+        none = np.zeros(0, np.int32)
         if not self.settings["lane_fifo"]:
-            none = np.zeros(0, np.int32)
             self.net = self.net._replace(
                 pair_move=none,
                 pair_lane=none,
                 pair_share=none.astype(np.float32),
                 lane_sat=none.astype(np.float32),
             )
+        if not self.settings["bays"]:
+            self.net = self.net._replace(move_bay=none.astype(np.float32))
         self.pressure = MaxPressure()
         self.pressure.reset(layout, min_green=min_green)
         mindex = {mv: i for i, mv in enumerate(a.movements)}
@@ -162,7 +145,6 @@ class ModelPredictive:
         t_n, i_n = layout.in_mask.shape
         self.lane_moves = np.zeros((t_n, i_n, n_m), np.float32)
         self.lane_edge = np.full((t_n, i_n), -1)
-        bay_lanes: dict[int, set[int]] = {}  # movement row -> its stop-line lane slots
         edge_index = {e: i for i, e in enumerate(a.edges)}
         for k in range(t_n):
             for m in np.flatnonzero(layout.move_mask[k]):
@@ -173,16 +155,8 @@ class ModelPredictive:
                 row = mindex.get((src, dst))
                 if row is not None:
                     self.lane_moves[k, i, row] = max(split[row], 1e-3)
-                    bay_lanes.setdefault(row, set()).add(k * i_n + i)
         sums = self.lane_moves.sum(axis=2, keepdims=True)
         self.lane_moves = np.where(sums > 0, self.lane_moves / np.maximum(sums, 1e-9), 0.0)
-        # each movement's bay: what its own stop-line lanes hold (unsignalised: unbounded)
-        lane_cap = np.maximum(layout.in_length / JAM_SPACING_M, 1.0).ravel()
-        bay = np.full(n_m, 1e9, np.float32)
-        if self.settings["bays"]:
-            for row, slots in bay_lanes.items():
-                bay[row] = lane_cap[sorted(slots)].sum()
-        self.bay = jnp.asarray(bay)
         # cost weights: own approaches 1, approaches it feeds `downstream`
         move_tls = a.net["move_tls"]
         move_from, move_to = a.net["move_from"], a.net["move_to"]
@@ -283,7 +257,6 @@ class ModelPredictive:
             jnp.asarray(green_from),
             self.feeds,
             jnp.float32(self.settings["terminal"] * self.settings["horizon"]),
-            self.bay,
             steps=self.steps,
             dt=self.settings["dt"],
             decision=self.decision_interval,

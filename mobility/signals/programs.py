@@ -31,14 +31,12 @@ class NetSignals:
 
     programs: dict[str, list[tuple[str, float]]]  # tls -> [(state, duration s)]
     links: dict[str, dict[int, tuple[str, str, str]]]  # tls -> link -> (from, to, fromLane)
-    lanes: dict[str, int]  # edge -> number of lanes
 
 
 def read_net_signals(net: Path) -> NetSignals:
     """Stream the net's ``tlLogic`` and signalised ``connection`` elements."""
     programs: dict[str, list[tuple[str, float]]] = {}
     links: dict[str, dict[int, tuple[str, str, str]]] = defaultdict(dict)
-    lanes: dict[str, int] = Counter()
     opener = gzip.open if str(net).endswith(".gz") else open
     with opener(net, "rb") as fh:
         current: list[tuple[str, float]] | None = None
@@ -49,8 +47,6 @@ def read_net_signals(net: Path) -> NetSignals:
                     current = programs.setdefault(el.get("id"), [])
                 elif tag == "phase" and current is not None:
                     current.append((el.get("state"), float(el.get("duration"))))
-                elif tag == "lane" and not el.get("id", "").startswith(":"):
-                    lanes[el.get("id").rsplit("_", 1)[0]] += 1
                 elif tag == "connection" and el.get("tl"):
                     link = (el.get("from"), el.get("to"), el.get("fromLane"))
                     links[el.get("tl")][int(el.get("linkIndex"))] = link
@@ -59,7 +55,7 @@ def read_net_signals(net: Path) -> NetSignals:
                 current = None
             if tag in ("edge", "tlLogic", "connection", "junction"):
                 el.clear()
-    return NetSignals(programs, dict(links), dict(lanes))
+    return NetSignals(programs, dict(links))
 
 
 def tlogic_xml(
