@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow.parquet as pq
+
+from mobility.config import ScenarioSpec, validate_spec
+from mobility.scenario import run_scenario
+
 # The 3x3 grid without signals (netgenerate, cached per session): no red lights in the timings.
 GRID_NO_SIGNALS = {"type": "grid", "rows": 3, "cols": 3, "block_length": 200, "signals": False}
 
@@ -47,3 +52,12 @@ def requests_at(times_od: list[tuple[str, str]], per_hour: float = 10.0) -> dict
         zones[d] = [d]
         flows.append({"from": o, "to": d, "per_hour": per_hour})
     return {"zones": zones, "flows": flows}
+
+
+def run(tmp_path: Path, data: dict):
+    """Run a scenario dict in SUMO; (result, requests rows, fleet rows)."""
+    spec = validate_spec(ScenarioSpec, data, source=tmp_path / "s.yaml", base_dir=tmp_path)
+    result = run_scenario(spec, tmp_path / "out")
+    requests = pq.read_table(result.run_dir / "requests.parquet").to_pylist()
+    fleet = pq.read_table(result.run_dir / "fleet.parquet").to_pylist()
+    return result, requests, fleet

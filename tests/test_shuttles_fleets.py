@@ -4,21 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
-from shuttle_helpers import on_demand
-
-from mobility.config import ScenarioSpec, validate_spec
-from mobility.scenario import run_scenario
-
-
-def run(tmp_path: Path, data: dict):
-    spec = validate_spec(ScenarioSpec, data, source=tmp_path / "s.yaml", base_dir=tmp_path)
-    result = run_scenario(spec, tmp_path / "out")
-    requests = pq.read_table(result.run_dir / "requests.parquet").to_pylist()
-    fleet = pq.read_table(result.run_dir / "fleet.parquet").to_pylist()
-    return result, requests, fleet
-
+from shuttle_helpers import on_demand, run
 
 # One rider from next to the depot (A0B0) to the far corner; then 10 idle minutes.
 FAR_TRIP = {"trips": [{"at": 20, "from": "B0C0", "to": "C1C2"}]}

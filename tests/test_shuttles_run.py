@@ -6,18 +6,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from shuttle_helpers import on_demand
-
-from mobility.config import ScenarioSpec, validate_spec
-from mobility.scenario import run_scenario
-
-
-def run(tmp_path: Path, data: dict):
-    spec = validate_spec(ScenarioSpec, data, source=tmp_path / "s.yaml", base_dir=tmp_path)
-    result = run_scenario(spec, tmp_path / "out")
-    requests = pq.read_table(result.run_dir / "requests.parquet").to_pylist()
-    fleet = pq.read_table(result.run_dir / "fleet.parquet").to_pylist()
-    return result, requests, fleet
+from shuttle_helpers import on_demand, run
 
 
 def test_single_rider_single_shuttle_wait_is_hand_computable(tmp_path: Path) -> None:
