@@ -46,10 +46,11 @@ import scipy
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
-from mobility.routing import from_tntp, user_equilibrium
-from mobility.routing.cost import beckmann, generalized_cost
-from mobility.routing.equilibrium import problem, relative_gap
-from mobility.routing.loading import all_or_nothing
+from mobility.core.routing import user_equilibrium
+from mobility.core.routing.cost import beckmann, generalized_cost
+from mobility.core.routing.equilibrium import problem, relative_gap
+from mobility.core.routing.loading import all_or_nothing
+from mobility.routing import from_tntp
 
 ROOT = Path(__file__).resolve().parent.parent
 TNTP = ROOT / "networks" / "tntp"
@@ -89,7 +90,8 @@ import sys, time
 import jax
 jax.config.update("jax_compilation_cache_dir", sys.argv[2])
 jax.devices()
-from mobility.routing import from_tntp, user_equilibrium
+from mobility.core.routing import user_equilibrium
+from mobility.routing import from_tntp
 net = from_tntp(sys.argv[1])
 start = time.perf_counter()
 user_equilibrium(net.arrays, net.demand, gap=1e-4, toll_factor=net.toll_factor,

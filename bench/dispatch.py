@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def speed(requests: int, shuttles: int, slots: int, rounds: int = 20) -> dict[str, float]:
     import jax
 
-    from mobility.shuttles.matching import Fleet, Limits, Requests, dispatch_round
+    from mobility.core.matching import Fleet, Limits, Requests, dispatch_round
 
     rng = np.random.default_rng(0)
     n = 400

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mobility.signals import model as M
+from mobility.core import signal_model as M
 from mobility.signals.check_model import random_plans
 from mobility.signals.model_build import build_model
 
@@ -75,7 +75,7 @@ def sumo_rate(out: Path) -> float:
 
 def decision_times(out: Path) -> tuple[float, float, int]:
     """(median, max) s per model_predictive decision over 15 minutes, and intersections."""
-    from mobility.config import load_spec
+    from mobility.config import load_spec, signals_with
     from mobility.demand.build import build_demand
     from mobility.network.build import build_network
     from mobility.signals.setup import prepare_signals
@@ -86,7 +86,7 @@ def decision_times(out: Path) -> tuple[float, float, int]:
     spec = spec.model_copy(
         update={
             "end": 900.0,
-            "signals": spec.signals.model_copy(update={"controller": "model_predictive"}),
+            "signals": signals_with(spec.signals, controller="model_predictive"),
         }
     )
     out.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mobility.config import ScenarioSpec, load_spec
+from mobility.config import ScenarioSpec, load_spec, signals_with
 from mobility.scenario import run_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,7 +27,7 @@ GOAL = 1.3
 
 
 def with_controller(spec: ScenarioSpec, controller: str) -> ScenarioSpec:
-    signals = spec.signals.model_copy(update={"controller": controller})
+    signals = signals_with(spec.signals, controller=controller)
     return spec.model_copy(update={"signals": signals, "name": f"{spec.name}-{controller}"})
 
 

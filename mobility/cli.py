@@ -58,11 +58,14 @@ def run(
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from mobility.scenario import Scenario
+    from mobility.signals.optimize import ensure_plans
 
     if backend not in ("libsumo", "traci"):
         raise MobilityError(f"--backend {backend!r}: use libsumo or traci")
     scenario = Scenario.from_yaml(spec)
     s = scenario.spec
+    # a run only reads its `optimized` signal plan: search it first when none is cached
+    ensure_plans([s], on_search=lambda _: console.print(f"{spec}: searching the signal plan"))
     with Progress(
         TextColumn(f"[bold]{s.name}[/]"),
         BarColumn(),
@@ -86,16 +89,55 @@ def run(
 
 
 @app.command()
-def validate(specs: Annotated[list[Path], typer.Argument(help="scenario YAML files")]) -> None:
-    """Check scenario files without running them."""
-    from mobility.config import load_spec
+def validate(
+    specs: Annotated[list[Path], typer.Argument(help="scenario or sweep YAML files")],
+) -> None:
+    """Check scenario and sweep files against their networks without running them.
 
+    A sweep file is checked variant by variant. Every file is checked; the exit status is 2
+    when any of them fails.
+    """
+    failed = 0
     for path in specs:
-        spec = load_spec(path)
-        console.print(
-            f"[green]ok[/] {path}: {spec.name} ({spec.network.type} network, "
-            f"{spec.demand.type} demand, {spec.end - spec.begin:g} s)"
+        try:
+            console.print(f"[green]ok[/] {path}: {_validate_one(path)}")
+        except MobilityError as exc:
+            failed += 1
+            errors.print(Text(f"error: {exc}"))
+    if failed:
+        raise typer.Exit(2)
+
+
+def _validate_one(path: Path) -> str:
+    """What ``path`` holds, once every scenario in it passed :func:`check_scenario`."""
+    from mobility.config import load_yaml
+    from mobility.scenario import Scenario
+
+    data = load_yaml(path)
+    if not (isinstance(data, dict) and "base" in data):
+        scenario = Scenario.from_yaml(path)
+        scenario.check()
+        s = scenario.spec
+        return (
+            f"{s.name} ({s.network.type} network, {s.demand.type} demand, "
+            f"{s.signals.controller} signals, {s.end - s.begin:g} s)"
         )
+    from mobility.experiment.spec import load_sweep
+    from mobility.scenario import check_scenario
+
+    plan = load_sweep(path)
+    checked: set[str] = set()
+    for run in plan.runs:
+        key = run.spec.model_copy(update={"seed": 0}).content_hash()
+        if key in checked:
+            continue
+        checked.add(key)
+        try:
+            check_scenario(run.spec)
+        except MobilityError as exc:
+            msg = f"{path}: variant {run.variant or '(base)'}: {exc}"
+            raise type(exc)(msg) from None
+    return f"sweep {plan.spec.name}: {len(checked)} variant(s), {len(plan.runs)} run(s)"
 
 
 def _net_path(spec_or_net: Path) -> Path:
@@ -123,9 +165,9 @@ def net_build(spec_or_net: NetArg) -> None:
 @net_app.command("info")
 def net_info(spec_or_net: NetArg) -> None:
     """Print the size of a network: junctions, edges, lanes, km of road, signals."""
-    from mobility.network.read import network_info
+    from mobility.network.net import load_network
 
-    info = network_info(_net_path(spec_or_net))
+    info = load_network(_net_path(spec_or_net)).info()
     table = Table(show_header=False)
     for key, value in info.items():
         table.add_row(key, str(value))

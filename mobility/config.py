@@ -5,8 +5,9 @@ seed); nothing in it says *how* to call SUMO. Unknown keys are errors, relative 
 resolve against the YAML file, and every validation failure becomes one
 :class:`~mobility.errors.SpecError` naming the file, the field and the fix.
 
-Later features extend the spec by adding sections here (``shuttles``, ``routing``) or
-new controller names to :class:`SignalsSpec`; the loader and error reporting stay the same.
+Later features extend the spec by adding sections here (``shuttles``, ``routing``); a new
+controller is one entry of :mod:`mobility.signals.registry`, and the ``signals`` union
+follows it. The loader and error reporting stay the same.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, Union
 
 import yaml
 from pydantic import (
@@ -22,14 +23,17 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    TypeAdapter,
     ValidationError,
     ValidationInfo,
+    create_model,
     field_validator,
     model_validator,
 )
 
 from mobility.errors import SpecError
 from mobility.shuttles.spec import FleetSpec, RidersSpec, check_fleets
+from mobility.signals.registry import CONTROLLERS, Controller
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -217,24 +221,17 @@ def _demand_shorthand(value: Any) -> Any:
 # Signals, outputs, scenario
 
 
-# Controllers by name. Phase controllers decide the next green every decision interval and
-# the engine inserts the transitions; program controllers write a SUMO program once.
-PHASE_CONTROLLERS = ("max_pressure", "greedy", "sotl", "model_predictive")
-PROGRAM_CONTROLLERS = ("static", "webster", "actuated", "delay_based", "optimized")
-CONTROLLERS = PROGRAM_CONTROLLERS + PHASE_CONTROLLERS
-
-
-class SignalsSpec(StrictModel):
+class SignalsBase(StrictModel):
     """How traffic lights are controlled: ``signals: max_pressure`` or a mapping.
 
-    ``static`` runs the network's own programs. ``tls`` limits the controller to a subset
-    of the signals (ids checked against the network when the run is built); the others keep
-    their own programs. ``yellow`` and ``all_red`` default to the net's own transition
-    phases. ``params`` are the controller's own settings (see ``mobility.signals``).
+    ``controller`` is one of :data:`mobility.signals.registry.CONTROLLERS`, and ``params``
+    its own settings (typed there). ``static`` runs the network's own programs. ``tls``
+    limits the controller to a subset of the signals (ids checked against the network);
+    the others keep their own programs. ``yellow`` and ``all_red`` default to the net's own
+    transition phases.
     """
 
     controller: str = "static"
-    params: dict[str, float | int | str | bool] = {}
     tls: list[str] | None = Field(None, min_length=1, description="signal ids; all if absent")
     decision_interval: float = Field(10.0, gt=0, description="s between decisions")
     min_green: float = Field(5.0, ge=0, description="s a green is held at least")
@@ -243,21 +240,8 @@ class SignalsSpec(StrictModel):
     all_red: float | None = Field(None, ge=0, description="s; default: the net's own")
     saturation_flow: float = Field(1800.0, gt=0, description="veh/h per lane (webster)")
 
-    @model_validator(mode="before")
-    @classmethod
-    def _shorthand(cls, value: Any) -> Any:
-        return {"controller": value} if isinstance(value, str) else value
-
-    @field_validator("controller")
-    @classmethod
-    def _known(cls, value: str) -> str:
-        if value not in CONTROLLERS:
-            msg = f"unknown controller {value!r}; use one of {', '.join(CONTROLLERS)}"
-            raise ValueError(msg)
-        return value
-
     @model_validator(mode="after")
-    def _consistent(self) -> SignalsSpec:
+    def _consistent(self) -> SignalsBase:
         if self.min_green > self.max_green:
             msg = (
                 f"min_green ({self.min_green:g} s) is above max_green ({self.max_green:g} s); "
@@ -265,13 +249,54 @@ class SignalsSpec(StrictModel):
             )
             raise ValueError(msg)
         transition = (self.yellow or 0.0) + (self.all_red or 0.0)
-        if self.controller in PHASE_CONTROLLERS and self.decision_interval <= transition:
+        if CONTROLLERS[self.controller].kind == "phase" and self.decision_interval <= transition:
             msg = (
                 f"decision_interval ({self.decision_interval:g} s) must be longer than yellow + "
                 f"all_red ({transition:g} s); raise decision_interval or shorten yellow"
             )
             raise ValueError(msg)
         return self
+
+
+def _signals_variant(c: Controller) -> type[SignalsBase]:
+    """The spec section of one controller: its name as the tag, its params model."""
+    return create_model(
+        "".join(w.title() for w in c.name.split("_")) + "Signals",
+        __base__=SignalsBase,
+        __doc__=f"``signals`` for the {c.name} controller: {c.words}.",
+        controller=(Literal[c.name], c.name),  # type: ignore[valid-type]
+        params=(c.params, c.params()),
+    )
+
+
+_SIGNAL_VARIANTS = tuple(_signals_variant(c) for c in CONTROLLERS.values())
+# One member per registered controller, chosen by ``controller``: unknown params are errors.
+SignalsSpec = Annotated[Union[_SIGNAL_VARIANTS], Field(discriminator="controller")]  # noqa: UP007
+_signals_adapter: TypeAdapter[SignalsBase] = TypeAdapter(SignalsSpec)
+
+
+def _signals_shorthand(value: Any) -> Any:
+    """``signals: max_pressure`` is short for ``{controller: max_pressure}``; a mapping
+    without ``controller`` keeps the net's own programs (``static``)."""
+    if isinstance(value, str):
+        return {"controller": value}
+    if isinstance(value, dict) and "controller" not in value:
+        return {**value, "controller": "static"}
+    return value
+
+
+def signals_spec(value: Any) -> SignalsBase:
+    """A ``signals`` section from what a YAML file holds (a name or a mapping)."""
+    return _signals_adapter.validate_python(_signals_shorthand(value))
+
+
+def signals_with(signals: SignalsBase, **update: Any) -> SignalsBase:
+    """``signals`` with fields replaced, validated again: another ``controller`` takes its own
+    params model (``params`` default to none given)."""
+    data = signals.model_dump(mode="json")
+    if "controller" in update and update["controller"] != signals.controller:
+        data["params"] = {}
+    return _signals_adapter.validate_python({**data, **update})
 
 
 class OutputsSpec(StrictModel):
@@ -320,7 +345,7 @@ class ScenarioSpec(StrictModel):
     time_to_teleport: float = Field(300.0, description="s a blocked vehicle waits; -1 never")
     network: NetworkSpec
     demand: DemandSpec
-    signals: SignalsSpec = SignalsSpec()
+    signals: SignalsSpec = signals_spec("static")
     outputs: OutputsSpec = OutputsSpec()
     shuttles: list[FleetSpec] = []
     riders: RidersSpec | None = None
@@ -335,6 +360,11 @@ class ScenarioSpec(StrictModel):
     @classmethod
     def _demand(cls, value: Any) -> Any:
         return _demand_shorthand(value)
+
+    @field_validator("signals", mode="before")
+    @classmethod
+    def _signals(cls, value: Any) -> Any:
+        return _signals_shorthand(value)
 
     @field_validator("routing")
     @classmethod
@@ -444,7 +474,11 @@ def _field_path(loc: tuple[Any, ...], data: Any) -> list[str]:
     for part in loc:
         if parts and not isinstance(node, dict | list):
             break  # a shorthand scalar (``network: x.net.xml``) is the field the user wrote
-        tags = (node.get("type"), node.get("service")) if isinstance(node, dict) else ()
+        tags = (
+            (node.get("type"), node.get("service"), node.get("controller"))
+            if isinstance(node, dict)
+            else ()
+        )
         if isinstance(node, dict) and part not in node and part in tags:
             continue
         if isinstance(part, str) and part.startswith("function-"):
@@ -467,7 +501,8 @@ def _explain(err: Any) -> str:
     if kind == "missing":
         return "required field is missing; add it"
     if kind == "union_tag_invalid":
-        return f"unknown type {ctx.get('tag')!r}; use one of {ctx.get('expected_tags')}"
+        what = "controller" if ctx.get("discriminator") == "'controller'" else "type"
+        return f"unknown {what} {ctx.get('tag')!r}; use one of {ctx.get('expected_tags')}"
     if kind == "union_tag_not_found":
         return f"missing `type`; add one of {ctx.get('expected_tags', 'the documented types')}"
     if kind.startswith(("value_error", "assertion_error")):

@@ -1,4 +1,4 @@
-"""One scenario, one run: spec -> network -> demand -> SUMO -> tables -> KPIs.
+"""One scenario, one run: spec -> network -> demand -> run parts -> SUMO -> tables -> KPIs.
 
 :func:`run_scenario` is the single code path of a run. ``mobility run`` calls it, and so do
 sweeps on Ray (one task per run): it needs nothing but the spec and an output folder, and
@@ -10,11 +10,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from mobility.config import ScenarioSpec, load_spec
-from mobility.demand.build import build_demand
+from mobility.demand.build import build_demand, check_demand
 from mobility.errors import MobilityError
 from mobility.network.build import build_network
+from mobility.network.net import Network, load_network
 from mobility.rundir import (
     KPIS,
     META,
@@ -26,13 +28,37 @@ from mobility.rundir import (
     write_json,
     write_spec,
 )
-from mobility.shuttles.setup import prepare_shuttles
-from mobility.signals.setup import prepare_signals
-from mobility.sim import outputs, sumocfg
+from mobility.shuttles.setup import ShuttlesPart
+from mobility.signals.setup import SignalsPart
+from mobility.sim import sumocfg
 from mobility.sim.engine import Backend, Engine
-from mobility.sim.kpi import compute_kpis
+from mobility.sim.outputs import OutputsPart
+from mobility.sim.parts import RunContext, RunPart, SumoInputs
 
 Progress = Callable[[float], None]
+
+
+def run_parts() -> list[RunPart]:
+    """The parts of every run, in order (see :mod:`mobility.sim.parts` for what it means)."""
+    return [OutputsPart(), SignalsPart(), ShuttlesPart()]
+
+
+def scenario_network(spec: ScenarioSpec) -> Network:
+    """The scenario's network, built (cached by content) and parsed once per process."""
+    return load_network(build_network(spec.network))
+
+
+def check_scenario(spec: ScenarioSpec) -> Network:
+    """Everything a run would refuse, found before SUMO starts: the network builds and
+    parses, the demand's edges and zones are in it, and every part accepts the spec (signal
+    ids and settings, fleets, stops, depots, riders). Builds nothing but the (cached)
+    network; raises a :class:`MobilityError` naming the field and the fix."""
+    network = scenario_network(spec)
+    check_demand(spec, network)
+    ctx = RunContext(spec, network, routes=(), folder=Path("."))
+    for part in run_parts():
+        part.check(ctx)
+    return network
 
 
 def run_scenario(
@@ -51,22 +77,18 @@ def run_scenario(
     """
     started = time.perf_counter()
     spec_hash = spec.content_hash()
-    net = build_network(spec.network)
-    routes = build_demand(spec, net)
+    network = scenario_network(spec)
+    routes = build_demand(spec, network)
     prepared = time.perf_counter()
     final = Path(out_dir).resolve() / run_dir_name(spec.name, spec_hash)
+    parts = run_parts()
     with atomic_run_dir(final) as work:
         write_spec(work / SPEC, spec.model_dump(mode="json"))
-        signals = prepare_signals(spec, net=net, routes=routes, folder=work)
-        shuttles = prepare_shuttles(spec, net=net, folder=work)
-        cfg = sumocfg.write_sumocfg(
-            spec,
-            net=net,
-            routes=[*routes, *shuttles.routes],
-            folder=work,
-            additional=[*signals.additional, *shuttles.additional],
-            extra=shuttles.options,
-        )
+        ctx = RunContext(spec, network, tuple(routes), work)
+        inputs = SumoInputs(routes=list(routes))
+        for part in parts:
+            inputs = inputs.merge(part.prepare(ctx))
+        cfg = sumocfg.write_sumocfg(spec, net=network.path, inputs=inputs, folder=work)
         engine = Engine(
             ["-c", str(cfg)],
             log_file=work / sumocfg.SUMO_LOG,
@@ -75,23 +97,20 @@ def run_scenario(
             label=final.name,
         )
         with engine:
-            signals.attach(engine)
-            shuttles.attach(engine)
+            for part in parts:
+                part.attach(engine)
             engine.run(spec.end, progress=progress)
         simulated = time.perf_counter()
-        shuttle_kpis = shuttles.finish(work)  # before the tables: it converts shuttle outputs
-        tables = outputs.write_tables(work)
-        stats = outputs.statistics(work)
-        kpis = compute_kpis(tables["trips"], stats, begin=spec.begin, end=spec.end)
-        kpis.update(shuttle_kpis)
-        kpis.update(signals.kpis())
+        kpis: dict[str, float] = {}
+        for part in reversed(parts):
+            kpis.update(part.finish(work))
         write_json(work / KPIS, kpis)
         meta = {
             "spec_hash": spec_hash,
             "name": spec.name,
             "seed": spec.seed,
             "backend": engine.backend,
-            "network": str(net),
+            "network": str(network.path),
             "routes": [str(r) for r in routes],
             "versions": versions(),
             "timings_s": {
@@ -118,8 +137,12 @@ class Scenario:
 
     def run(self, out_dir: Path | str = "results", **options: object) -> RunResult:
         """Run the scenario; errors name the scenario file they come from."""
+        return self._named(run_scenario, self.spec, out_dir, **options)
+
+    def _named(self, call: Callable[..., Any], *args: Any, **options: Any) -> Any:
+        """``call(*args)``, with errors naming the scenario file they come from."""
         try:
-            return run_scenario(self.spec, out_dir, **options)  # type: ignore[arg-type]
+            return call(*args, **options)
         except MobilityError as exc:
             if self.source is None or str(self.source) in str(exc):
                 raise
@@ -129,5 +152,9 @@ class Scenario:
         """Build (or fetch from the cache) the scenario's SUMO network."""
         return build_network(self.spec.network)
 
+    def check(self) -> None:
+        """Check the scenario against its network without running it (:func:`check_scenario`)."""
+        self._named(check_scenario, self.spec)
 
-__all__ = ["RunResult", "Scenario", "run_scenario"]
+
+__all__ = ["RunResult", "Scenario", "check_scenario", "run_scenario"]

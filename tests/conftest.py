@@ -70,3 +70,40 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
         cwd=cwd,
         check=False,
     )
+
+
+def run_signals(spec, folder: Path, on_engine=None):
+    """Run ``spec`` with only its signals part attached (no tables, no KPIs), calling
+    ``on_engine(engine)`` before the simulation starts; the part, to read its controller."""
+    from mobility.demand.build import build_demand
+    from mobility.scenario import scenario_network
+    from mobility.signals.setup import SignalsPart
+    from mobility.sim import sumocfg
+    from mobility.sim.engine import Engine
+    from mobility.sim.parts import RunContext, SumoInputs
+
+    network = scenario_network(spec)
+    routes = build_demand(spec, network)
+    part = SignalsPart()
+    inputs = SumoInputs(routes=list(routes))
+    inputs = inputs.merge(part.prepare(RunContext(spec, network, tuple(routes), folder)))
+    cfg = sumocfg.write_sumocfg(spec, net=network.path, inputs=inputs, folder=folder)
+    with Engine(["-c", str(cfg)], log_file=folder / sumocfg.SUMO_LOG) as engine:
+        part.attach(engine)
+        if on_engine is not None:
+            on_engine(engine)
+        engine.run(spec.end)
+    return part
+
+
+def prepare_signals(spec, folder: Path):
+    """The signals part of ``spec`` prepared in ``folder``: (part, what SUMO must load)."""
+    from mobility.demand.build import build_demand
+    from mobility.scenario import scenario_network
+    from mobility.signals.setup import SignalsPart
+    from mobility.sim.parts import RunContext
+
+    network = scenario_network(spec)
+    routes = build_demand(spec, network)
+    part = SignalsPart()
+    return part, part.prepare(RunContext(spec, network, tuple(routes), folder))

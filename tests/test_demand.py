@@ -13,6 +13,7 @@ from mobility import sumo
 from mobility.config import load_spec
 from mobility.demand.build import build_demand
 from mobility.errors import DemandError
+from mobility.network.net import load_network
 
 
 def departures(route_file: Path) -> list[float]:
@@ -22,7 +23,7 @@ def departures(route_file: Path) -> list[float]:
 def test_random_trips_follow_rate_and_profile(write_spec) -> None:
     demand = {"type": "random", "vehicles_per_hour": 1200, "profile": [0.5, 0.0, 1.5]}
     spec = load_spec(write_spec(small_scenario(end=1800, demand=demand)))
-    (routes,) = build_demand(spec, GRID3)
+    (routes,) = build_demand(spec, load_network(GRID3))
     times = departures(routes)
     first, empty, last = (sum(a <= t < a + 600 for t in times) for a in (0, 600, 1200))
     # the profile is a shape with mean 1: rates 900, 0 and 2700 veh/h for 10 minutes each
@@ -32,8 +33,10 @@ def test_random_trips_follow_rate_and_profile(write_spec) -> None:
 
 
 def test_same_seed_same_routes_other_seed_other_routes(write_spec) -> None:
-    a = build_demand(load_spec(write_spec(small_scenario(), "a.yaml")), GRID3)[0]
-    b = build_demand(load_spec(write_spec(small_scenario(seed=7), "b.yaml")), GRID3)[0]
+    a = build_demand(load_spec(write_spec(small_scenario(), "a.yaml")), load_network(GRID3))[0]
+    b = build_demand(load_spec(write_spec(small_scenario(seed=7), "b.yaml")), load_network(GRID3))[
+        0
+    ]
     assert a != b
     assert a.read_text() != b.read_text()
     routes = [r.edges for r in sumolib.xml.parse_fast(str(a), "route", ["edges"])]
@@ -58,7 +61,7 @@ def test_od_flows_become_routes_between_their_zones(write_spec) -> None:
             small_scenario(network=str(ARTERIAL), demand=od_demand(west_east=400, north_west=80))
         )
     )
-    (routes,) = build_demand(spec, ARTERIAL)
+    (routes,) = build_demand(spec, load_network(ARTERIAL))
     vehicles = list(sumolib.xml.parse(str(routes), "vehicle"))
     pairs = [(v.fromTaz, v.toTaz) for v in vehicles]
     assert pairs.count(("west", "east")) == pytest.approx(400 / 6, abs=2)  # 10 min
@@ -75,7 +78,7 @@ def test_od_zone_edge_not_in_network(write_spec) -> None:
     demand["zones"]["east"] = ["nowhere"]
     spec = load_spec(write_spec(small_scenario(network=str(ARTERIAL), demand=demand)))
     with pytest.raises(DemandError, match=r"demand.zones.east.*nowhere.*not in the network"):
-        build_demand(spec, ARTERIAL)
+        build_demand(spec, load_network(ARTERIAL))
 
 
 @pytest.fixture
@@ -107,4 +110,4 @@ def test_od_pair_without_route(write_spec, two_islands: Path) -> None:
     }
     spec = load_spec(write_spec(small_scenario(network=str(two_islands), demand=demand)))
     with pytest.raises(DemandError, match=r"no route from zone 'south'.*to zone 'north'"):
-        build_demand(spec, two_islands)
+        build_demand(spec, load_network(two_islands))

@@ -13,7 +13,7 @@ from mobility.config import ArterialNetwork, GridNetwork, OsmNetwork
 from mobility.errors import NetworkError
 from mobility.network.build import build_network
 from mobility.network.geo import edges_frame, export_geopackage, junctions_frame
-from mobility.network.read import network_info, read_graph
+from mobility.network.net import load_network
 
 
 def test_grid_is_built_once_and_cached() -> None:
@@ -22,21 +22,21 @@ def test_grid_is_built_once_and_cached() -> None:
     mtime = first.stat().st_mtime_ns
     assert build_network(spec) == first
     assert first.stat().st_mtime_ns == mtime
-    info = network_info(first)
+    info = load_network(first).info()
     assert info["signals"] == 6  # every inner junction of a 2x3 grid
     assert info["lanes"] == 2 * info["edges"]
 
 
 def test_arterial_has_signals_on_the_main_road_only() -> None:
     net = build_network(ArterialNetwork(type="arterial", intersections=3, lanes=3))
-    graph = read_graph(net)
+    graph = load_network(net).graph
     assert sorted(n for n, d in graph.nodes(data=True) if d["tls"]) == ["J0", "J1", "J2"]
     assert graph.edges["W", "J0", "WJ0"]["lanes"] == 3
     assert graph.edges["N0", "J0", "N0J0"]["lanes"] == 1
 
 
 def test_graph_carries_sumo_attributes() -> None:
-    graph = read_graph(GRID3)
+    graph = load_network(GRID3).graph
     assert isinstance(graph, nx.DiGraph)
     assert graph.number_of_nodes() == 21
     assert graph.number_of_edges() == 48
@@ -52,7 +52,7 @@ def test_graph_carries_sumo_attributes() -> None:
 
 def test_osm_import_builds_a_routable_geo_network() -> None:
     net = build_network(OsmNetwork(type="osm", path=OSM))
-    graph = read_graph(net)
+    graph = load_network(net).graph
     assert graph.graph["crs"].startswith("+proj=utm")
     assert graph.number_of_edges() > 20
     assert any(d["tls"] for _, d in graph.nodes(data=True)), "netconvert guessed no signal"
@@ -87,7 +87,7 @@ def test_garbage_network_file_is_a_network_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.net.xml"
     bad.write_text("<net><edge id='a' from='x'")
     with pytest.raises(NetworkError, match=r"bad\.net\.xml"):
-        network_info(bad)
+        load_network(bad).info()
 
 
 def test_netconvert_failure_is_a_network_error(tmp_path: Path) -> None:

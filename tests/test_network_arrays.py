@@ -7,6 +7,8 @@ import networkx as nx
 import numpy as np
 import pytest
 
+from mobility.core.arrays import pad
+from mobility.core.routing import shortest_paths
 from mobility.errors import NetworkError
 from mobility.network.arrays import (
     SATURATION_FLOW,
@@ -14,9 +16,7 @@ from mobility.network.arrays import (
     from_graph,
     graph_link_ids,
     network_arrays,
-    pad,
 )
-from mobility.routing import shortest_paths
 
 
 def sumo_graph() -> nx.MultiDiGraph:

@@ -12,11 +12,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from mobility.core.arrays import network_arrays
+from mobility.core.routing import equilibrium as eq
+from mobility.core.routing import user_equilibrium
+from mobility.core.routing.cost import LinkCosts, generalized_cost
 from mobility.errors import DemandError
-from mobility.network.arrays import network_arrays
-from mobility.routing import equilibrium as eq
-from mobility.routing import from_tntp, read_flows, user_equilibrium
-from mobility.routing.cost import LinkCosts, generalized_cost
+from mobility.routing import from_tntp, links_frame, read_flows
 
 TNTP = Path(__file__).resolve().parent.parent / "networks" / "tntp"
 BEST_KNOWN = {  # Beckmann objective of the published best-known flows
@@ -41,7 +42,6 @@ def solve(name: str, algorithm: str = "bfw", gap: float = 1e-4, **options):
         gap=gap,
         toll_factor=net.toll_factor,
         distance_factor=net.distance_factor,
-        labels=net.links()[["from", "to"]],
         **options,
     )
 
@@ -49,7 +49,8 @@ def solve(name: str, algorithm: str = "bfw", gap: float = 1e-4, **options):
 def compare_flows(name: str, result) -> float:
     """Sum of absolute link-flow differences to the published flows, relative to their sum."""
     best = read_flows(next((TNTP / name).glob("*_flow.tntp")))
-    merged = result.links.merge(best, on=["from", "to"], validate="one_to_one")
+    labels = tntp(name).links()[["from", "to"]]
+    merged = links_frame(result, labels).merge(best, on=["from", "to"], validate="one_to_one")
     assert len(merged) == len(best)
     return float(np.abs(merged.flow - merged.volume).sum() / merged.volume.sum())
 
@@ -65,7 +66,7 @@ def test_bfw_reaches_the_published_optimum(name, flow_tolerance):
     assert result.objective >= BEST_KNOWN[name] * (1 - 1e-7)  # nobody beats the optimum
     assert compare_flows(name, result) < flow_tolerance
     assert len(result.gaps) == result.iterations and result.gaps[-1] == result.gap
-    assert result.tstt == pytest.approx(float(np.dot(result.links.flow, result.links.time)))
+    assert result.tstt == pytest.approx(float(np.dot(result.flow, result.time)))
 
 
 def test_chicago_sketch_leaves_intrazonal_trips_out():
@@ -96,7 +97,7 @@ def test_progress_chunks_give_the_same_answer_and_compile_once():
     assert eq._iterate._cache_size() <= before + 1  # shapes unchanged: at most one new trace
     whole = solve("SiouxFalls")
     assert chunked.iterations == whole.iterations
-    np.testing.assert_allclose(chunked.links.flow, whole.links.flow, rtol=1e-12)
+    np.testing.assert_allclose(chunked.flow, whole.flow, rtol=1e-12)
     assert seen[0][0] == 1 and seen[-1] == (chunked.iterations, chunked.gap)
     assert all(b[0] - a[0] <= 7 for a, b in itertools.pairwise(seen))
 
@@ -172,7 +173,7 @@ def test_zones_that_may_not_be_passed_through(through):
     demand[0, 2] = 10.0
     result = user_equilibrium(small_network(through), demand, gap=1e-6)
     expected = [10, 10, 0, 0] if through else [0, 0, 10, 10]
-    np.testing.assert_allclose(result.links.flow, expected)
+    np.testing.assert_allclose(result.flow, expected)
 
 
 def test_trips_without_a_path_are_an_error():

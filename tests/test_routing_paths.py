@@ -14,9 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.sparse.csgraph import dijkstra
 
-from mobility.network.arrays import NetworkArrays, network_arrays
-from mobility.routing import all_or_nothing, from_tntp, routing_graph, shortest_paths
-from mobility.routing.equilibrium import problem
+from mobility.core.arrays import NetworkArrays, network_arrays
+from mobility.core.routing import all_or_nothing, routing_graph, shortest_paths
+from mobility.core.routing.equilibrium import problem
+from mobility.routing import from_tntp
 
 TNTP = Path(__file__).resolve().parent.parent / "networks" / "tntp"
 NODES, IN_DEGREE = 12, 3  # random graphs share one shape, so one compilation serves all

@@ -12,12 +12,14 @@ import sumolib
 from conftest import GRID4, ROOT
 
 from mobility.config import load_spec
+from mobility.core.arrays import network_arrays
+from mobility.core.routing import user_equilibrium
+from mobility.core.routing.path_flows import path_equilibrium
+from mobility.core.routing.tables import travel_time_table
 from mobility.demand.build import build_demand
 from mobility.errors import DemandError, SpecError
-from mobility.network.arrays import network_arrays
-from mobility.routing import from_tntp, user_equilibrium
-from mobility.routing.path_flows import path_equilibrium
-from mobility.routing.tables import travel_time_table
+from mobility.network.net import load_network
+from mobility.routing import from_tntp
 from mobility.scenario import run_scenario
 
 ZONES = {
@@ -57,7 +59,7 @@ def test_path_flows_add_up_to_the_equilibrium_link_flows() -> None:
     for links, flow in zip(paths.links, paths.flow, strict=True):
         load[list(links)] += flow
     np.testing.assert_allclose(load, paths.link_flow, atol=1e-6)
-    np.testing.assert_allclose(paths.link_flow, ue.links.flow, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(paths.link_flow, ue.flow, rtol=1e-6, atol=1e-6)
     trips = np.zeros_like(net.demand)
     np.add.at(trips, (paths.origin, paths.destination), paths.flow)
     demand = np.array(net.demand, dtype=float)
@@ -107,7 +109,7 @@ def test_od_pair_without_path_names_its_zones() -> None:
 
 def test_ue_routes_are_valid_and_follow_the_path_flows(write_spec) -> None:
     spec = load_spec(write_spec(grid_scenario({"assignment": "ue", "saturation_flow": 900})))
-    (routes,) = build_demand(spec, GRID4)
+    (routes,) = build_demand(spec, load_network(GRID4))
     net = sumolib.net.readNet(str(GRID4))
     vehicles = list(sumolib.xml.parse(str(routes), "vehicle"))
     assert len(vehicles) == pytest.approx((1500 * 2 + 1000) / 3, abs=3)  # 20 minutes
@@ -121,7 +123,7 @@ def test_ue_routes_are_valid_and_follow_the_path_flows(write_spec) -> None:
     assert len(used[("west", "east")]) >= 2  # the equilibrium spreads the heavy pairs
     # same spec, same routes (cached or rebuilt); another routing section, another file
     free = load_spec(write_spec(grid_scenario(), "free.yaml"))
-    assert build_demand(free, GRID4)[0] != routes
+    assert build_demand(free, load_network(GRID4))[0] != routes
 
 
 def test_ue_routes_are_not_slower_than_free_flow_routes(write_spec, tmp_path: Path) -> None:
@@ -167,4 +169,4 @@ def test_ue_zone_edge_not_in_network(write_spec) -> None:
     spec = grid_scenario({"assignment": "ue"})
     spec["demand"]["zones"]["east"] = ["D1right1", "nowhere"]
     with pytest.raises(DemandError, match=r"demand.zones.east.*nowhere.*not in the network"):
-        build_demand(load_spec(write_spec(spec)), GRID4)
+        build_demand(load_spec(write_spec(spec)), load_network(GRID4))

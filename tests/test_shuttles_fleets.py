@@ -50,10 +50,11 @@ def test_service_area_rejects_requests_from_or_to_outside(tmp_path: Path, area) 
 
 
 def test_service_area_polygon_in_lon_lat() -> None:
+    from mobility.network.net import load_network
     from mobility.shuttles.graph import NetGraph
 
     net = Path(__file__).resolve().parent.parent / "networks/resco/cologne1/cologne1.net.xml"
-    graph = NetGraph(net)
+    graph = NetGraph(load_network(net))
     (x0, y0), (x1, y1) = graph.net.getBBoxXY()
     xm = (x0 + x1) / 2
     left = [(x0 - 1, y0 - 1), (xm, y0 - 1), (xm, y1 + 1), (x0 - 1, y1 + 1)]

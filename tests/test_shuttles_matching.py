@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mobility.shuttles.matching import (
+from mobility.core.matching import (
     Fleet,
     Limits,
     Requests,

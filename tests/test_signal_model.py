@@ -9,8 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from mobility.signals import model as M
-from mobility.signals.model_optimize import optimise
+from mobility.core import signal_model as M
+from mobility.core.plan_search import optimise
 
 
 def two_phase(ns: float = 0.2, ew: float = 0.1, storage: float = 30.0):

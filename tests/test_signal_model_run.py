@@ -11,22 +11,19 @@ from xml.etree import ElementTree
 
 import numpy as np
 import pytest
-from conftest import small_scenario
+from conftest import prepare_signals, run_signals, small_scenario
 
 from mobility import sumo
 from mobility.cache import cache_root
-from mobility.config import RoutesDemand, ScenarioSpec
+from mobility.config import RoutesDemand, ScenarioSpec, load_spec
 from mobility.demand.build import build_demand
 from mobility.errors import SpecError
 from mobility.network.build import build_network
+from mobility.network.net import load_network
 from mobility.scenario import run_scenario
 from mobility.signals.check_model import check_model
 from mobility.signals.optimized import VERIFY_SEED, run_plan
-from mobility.signals.programs import read_net_signals
-from mobility.signals.setup import prepare_signals
 from mobility.signals.types import Observation
-from mobility.sim import sumocfg
-from mobility.sim.engine import Engine
 
 
 def _spec(**signals) -> ScenarioSpec:
@@ -35,15 +32,13 @@ def _spec(**signals) -> ScenarioSpec:
 
 def test_optimized_writes_the_given_plan_within_bounds(tmp_path) -> None:
     spec = _spec(controller="static")
-    net = build_network(spec.network)
-    routes = build_demand(spec, net)
-    tls = sorted(read_net_signals(net).programs)
+    tls = sorted(load_network(build_network(spec.network)).signals.programs)
     wanted = {t: {"greens": [3.0] + [99.0] * 7, "offset": 7.0} for t in tls}
     given = tmp_path / "given.json"
     given.write_text(json.dumps({"tls": wanted}))
     spec = _spec(controller="optimized", params={"plan": str(given)}, min_green=5, max_green=40)
-    setup = prepare_signals(spec, net=net, routes=routes, folder=tmp_path)
-    root = ElementTree.parse(tmp_path / setup.additional[0]).getroot()
+    _, inputs = prepare_signals(spec, tmp_path)
+    root = ElementTree.parse(tmp_path / inputs.additional[0]).getroot()
     logics = root.findall("tlLogic")
     assert sorted(x.get("id") for x in logics) == tls
     for logic in logics:
@@ -86,24 +81,15 @@ def test_optimized_checks_its_best_plans_in_sumo_and_reuses_the_plan(tmp_path, m
     assert len(list((cache_root() / "signal-plans").iterdir())) == 1
 
 
-def test_optimized_rejects_a_negative_verify(tmp_path) -> None:
-    spec = _spec(controller="optimized", params={"verify": -1})
-    net = build_network(spec.network)
-    with pytest.raises(SpecError, match=r"signals.params.*verify must be at least 0"):
-        prepare_signals(spec, net=net, routes=build_demand(spec, net), folder=tmp_path)
+def test_optimized_rejects_a_negative_verify(write_spec) -> None:
+    path = write_spec(small_scenario(signals={"controller": "optimized", "params": {"verify": -1}}))
+    with pytest.raises(SpecError, match=r"signals.params.verify.*greater than or equal to 0"):
+        load_spec(path)
 
 
 def test_model_predictive_runs_and_reports_its_decision_time(tmp_path) -> None:
     spec = _spec(controller="model_predictive", min_green=5)
-    net = build_network(spec.network)
-    routes = build_demand(spec, net)
-    setup = prepare_signals(spec, net=net, routes=routes, folder=tmp_path)
-    cfg = sumocfg.write_sumocfg(
-        spec, net=net, routes=routes, folder=tmp_path, additional=setup.additional
-    )
-    with Engine(["-c", str(cfg)], log_file=tmp_path / sumocfg.SUMO_LOG) as engine:
-        setup.attach(engine)
-        engine.run(spec.end)
+    setup = run_signals(spec, tmp_path)
     # every decision is timed and reported (its speed is measured in bench/signal_model.py)
     times = setup.driver.controller.decision_s
     assert len(times) >= 30
@@ -186,13 +172,7 @@ def test_model_predictive_serves_a_red_turn_whose_queue_fills_its_bay(tmp_path) 
         )
         folder = tmp_path / f"bays{bays}"
         folder.mkdir()
-        setup = prepare_signals(spec, net=net, routes=[routes], folder=folder)
-        cfg = sumocfg.write_sumocfg(
-            spec, net=net, routes=[routes], folder=folder, additional=setup.additional
-        )
-        with Engine(["-c", str(cfg)], log_file=folder / sumocfg.SUMO_LOG) as engine:
-            setup.attach(engine)
-            engine.run(spec.end)
+        setup = run_signals(spec, folder)
         controller = setup.driver.controller
         lay = controller.layout
         lanes = list(lay.in_lanes[0])

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mobility.config import load_spec
+from mobility.config import load_spec, signals_with
 from mobility.scenario import run_scenario
 from mobility.signals.driver import _reach
 from mobility.signals.queue import QueueObserver, approach_lanes
@@ -62,7 +62,7 @@ def test_max_pressure_beats_static_on_ingolstadt1(tmp_path) -> None:
     spec = load_spec(ROOT / "experiments" / "resco" / "ingolstadt1.yaml")
     delay = {}
     for controller in ("static", "max_pressure"):
-        signals = spec.signals.model_copy(update={"controller": controller})
+        signals = signals_with(spec.signals, controller=controller)
         run = run_scenario(spec.model_copy(update={"signals": signals}), tmp_path)
         delay[controller] = run.kpis["resco_delay_s"]
     assert delay["max_pressure"] < 0.8 * delay["static"], delay

@@ -6,14 +6,10 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from conftest import GRID3, OSM, small_scenario
+from conftest import GRID3, OSM, run_signals, small_scenario
 
 from mobility.config import CONTROLLERS, ScenarioSpec
-from mobility.demand.build import build_demand
-from mobility.network.build import build_network
 from mobility.scenario import run_scenario
-from mobility.signals.setup import prepare_signals
-from mobility.sim import sumocfg
 from mobility.sim.engine import Engine
 
 VALID = set("rRyYgGuosO")
@@ -21,22 +17,16 @@ VALID = set("rRyYgGuosO")
 
 def _states_every_step(spec: ScenarioSpec, folder) -> dict[str, list[str]]:
     """Run ``spec`` with its controller and record every light's state at every step."""
-    net = build_network(spec.network)
-    routes = build_demand(spec, net)
-    setup = prepare_signals(spec, net=net, routes=routes, folder=folder)
-    cfg = sumocfg.write_sumocfg(
-        spec, net=net, routes=routes, folder=folder, additional=setup.additional
-    )
     seen: dict[str, list[str]] = {}
 
     def record(engine: Engine) -> None:
         for tls in engine.traffic_lights():
             seen.setdefault(tls, []).append(engine.signal_state(tls))
 
-    with Engine(["-c", str(cfg)], log_file=folder / sumocfg.SUMO_LOG) as engine:
-        setup.attach(engine)
+    def start(engine: Engine) -> None:
         engine.every(spec.step_length, record, first=spec.begin + spec.step_length)
-        engine.run(spec.end)
+
+    run_signals(spec, folder, start)
     return seen
 
 

@@ -3,8 +3,8 @@
 od2trips still draws the vehicles (departure times per profile slice, seeded, as for
 free-flow routing); their routes come from a static user equilibrium instead of duarouter:
 
-1. the assignment network is the SUMO net's road graph (:func:`~mobility.network.read.
-   read_graph`, :func:`~mobility.network.arrays.from_graph`) plus two nodes per zone: an
+1. the assignment network is the SUMO net's road graph (:attr:`~mobility.network.net.
+   Network.graph`, :func:`~mobility.network.arrays.from_graph`) plus two nodes per zone: an
    origin node with one link per zone edge to that edge's head junction, and a destination
    node with one link from each zone edge's tail junction. Those links stand for the zone
    edge itself (its length, speed and lanes), so every path starts on an edge of its origin
@@ -12,7 +12,7 @@ free-flow routing); their routes come from a static user equilibrium instead of 
    shared with the road link of the same edge: on zone edges where through traffic also
    runs, congestion there is under-counted (fringe entry and exit edges have none);
 2. each profile slice's OD flows (veh/h) are assigned to equilibrium with
-   :func:`mobility.routing.path_flows.path_equilibrium`, which keeps the path flows;
+   :func:`mobility.core.routing.path_flows.path_equilibrium`, which keeps the path flows;
 3. each OD pair's vehicles of that slice are given the paths in proportion to their flows
    (largest remainders, then shuffled with the scenario seed), one ``<route>`` per vehicle,
    so that every route reader of the project (signals, models, reports) sees plain routes.
@@ -31,20 +31,25 @@ import numpy as np
 
 from mobility.config import ODDemand, RoutingSpec, ScenarioSpec
 from mobility.errors import DemandError
+from mobility.network.net import Network
 
 
 def assign_routes(
-    demand: ODDemand, routing: RoutingSpec, spec: ScenarioSpec, net: Path, trips: Path, out: Path
+    demand: ODDemand,
+    routing: RoutingSpec,
+    spec: ScenarioSpec,
+    network: Network,
+    trips: Path,
+    out: Path,
 ) -> Path:
     """Give the od2trips ``trips`` (with ``fromTaz``/``toTaz``) equilibrium routes."""
-    from mobility.demand.build import slices
+    from mobility.core.routing.path_flows import path_equilibrium
+    from mobility.demand.profile import slices
     from mobility.network.arrays import from_graph, graph_link_ids
-    from mobility.network.read import read_graph, read_net
-    from mobility.routing.path_flows import path_equilibrium
 
     zones = demand.zones or _taz_edges(demand.taz_file)
     names = sorted({z for f in demand.flows for z in (f.origin, f.destination)})
-    graph = _zone_graph(read_graph(net), {z: zones[z] for z in names})
+    graph = _zone_graph(network.graph, {z: zones[z] for z in names})
     origin_nodes = [("origin", z) for z in names]
     arrays = from_graph(
         graph,
@@ -86,7 +91,7 @@ def assign_routes(
             routes.append([edge_of[i] for i in links])
             flows.append(float(flow))
         by_slice[weight] = {k: (r, np.asarray(f)) for k, (r, f) in paths.items()}
-    _check_turns(read_net(net), by_slice)
+    _check_turns(network.net, by_slice)
     return _write_routes(trips, windows, by_slice, spec.seed, out / "routes.rou.xml")
 
 

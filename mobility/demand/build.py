@@ -21,17 +21,20 @@ from xml.sax.saxutils import quoteattr
 from mobility import sumo
 from mobility.cache import cached_build
 from mobility.config import ODDemand, RandomTripsDemand, RoutesDemand, ScenarioSpec, file_hash
+from mobility.demand.profile import slices
 from mobility.errors import DemandError
+from mobility.network.net import Network
 
 
-def build_demand(spec: ScenarioSpec, net_path: Path) -> list[Path]:
+def build_demand(spec: ScenarioSpec, network: Network) -> list[Path]:
     """Route files for the scenario's demand, generating them if needed."""
     demand = spec.demand
+    net_path = network.path
     if isinstance(demand, RoutesDemand):
         return [demand.path]
     key = {
         "demand": demand.model_dump(mode="json"),
-        "net": file_hash(net_path),
+        "net": network.digest,
         "seed": spec.seed,
         "window": [spec.begin, spec.end],
     }
@@ -42,20 +45,9 @@ def build_demand(spec: ScenarioSpec, net_path: Path) -> list[Path]:
     if isinstance(demand, RandomTripsDemand):
         build = lambda tmp: _random_trips(demand, spec, net_path, tmp)  # noqa: E731
     else:
-        _check_zones(demand, net_path)
-        build = lambda tmp: _od_trips(demand, spec, net_path, tmp)  # noqa: E731
+        check_zones(demand, network)
+        build = lambda tmp: _od_trips(demand, spec, network, tmp)  # noqa: E731
     return [cached_build("demand", key, build, "routes.rou.xml")]
-
-
-def slices(begin: float, end: float, profile: list[float]) -> list[tuple[float, float, float]]:
-    """(begin, end, factor) of each equal slice of the window that a profile describes.
-
-    Factors are the profile normalised to mean 1: a slice's rate is the demand's
-    ``vehicles_per_hour`` times its factor, and the window's total stays the same.
-    """
-    width = (end - begin) / len(profile)
-    mean = sum(profile) / len(profile)
-    return [(begin + i * width, begin + (i + 1) * width, w / mean) for i, w in enumerate(profile)]
 
 
 def _random_trips(demand: RandomTripsDemand, spec: ScenarioSpec, net: Path, out: Path) -> Path:
@@ -98,24 +90,45 @@ def _drop_trips_within(trips: Path, windows: list[tuple[float, float]]) -> None:
     tree.write(trips)
 
 
-def _check_zones(demand: ODDemand, net_path: Path) -> None:
-    """Every zone edge must exist in the network (checked before any tool runs)."""
-    if demand.zones is None:
-        return
-    from mobility.network.read import read_net  # sumolib: only OD demand needs it
+def check_demand(spec: ScenarioSpec, network: Network) -> None:
+    """What the demand names must be in the network: OD zone edges, route-file edges."""
+    if isinstance(spec.demand, ODDemand):
+        check_zones(spec.demand, network)
+    elif isinstance(spec.demand, RoutesDemand):
+        check_route_edges(spec.demand.path, network)
 
-    edges = {e.getID() for e in read_net(net_path).getEdges(withInternal=False)}
-    for zone, zone_edges in demand.zones.items():
-        missing = [e for e in zone_edges if e not in edges]
+
+def check_route_edges(path: Path, network: Network) -> None:
+    """Every edge a route file's vehicles use (or start and end on) is in the network."""
+    from mobility.demand.routes import route_vehicles
+
+    for el, edges, _ in route_vehicles([path], begin=0.0, end=float("inf")):
+        named = edges or [e for e in (el.get("from"), el.get("to")) if e]
+        missing = [e for e in named if not network.has_edge(e)]
         if missing:
             msg = (
-                f"field `demand.zones.{zone}`: edge(s) {', '.join(missing)} not in the "
-                f"network {net_path.name}; use edge ids listed by `mobility net export`"
+                f"{path}: {el.tag} {el.get('id')!r} uses edge {missing[0]!r}, which is not in "
+                f"the network {network.path.name}; fix the route file or give the network "
+                "it was made for (field `demand`)"
             )
             raise DemandError(msg)
 
 
-def _od_trips(demand: ODDemand, spec: ScenarioSpec, net: Path, out: Path) -> Path:
+def check_zones(demand: ODDemand, network: Network) -> None:
+    """Every zone edge must exist in the network (checked before any tool runs)."""
+    if demand.zones is None:
+        return
+    for zone, zone_edges in demand.zones.items():
+        missing = [e for e in zone_edges if not network.has_edge(e)]
+        if missing:
+            msg = (
+                f"field `demand.zones.{zone}`: edge(s) {', '.join(missing)} not in the "
+                f"network {network.path.name}; use edge ids listed by `mobility net export`"
+            )
+            raise DemandError(msg)
+
+
+def _od_trips(demand: ODDemand, spec: ScenarioSpec, network: Network, out: Path) -> Path:
     taz = demand.taz_file or _write_taz(demand.zones or {}, out / "zones.taz.xml")
     matrix = out / "od.xml"
     intervals = []
@@ -147,8 +160,8 @@ def _od_trips(demand: ODDemand, spec: ScenarioSpec, net: Path, out: Path) -> Pat
     if spec.routing is not None and spec.routing.assignment == "ue":
         from mobility.demand.assigned import assign_routes  # JAX: only UE routing needs it
 
-        return assign_routes(demand, spec.routing, spec, net, trips, out)
-    return _route(trips, net, spec.seed, out, zones=demand.zones)
+        return assign_routes(demand, spec.routing, spec, network, trips, out)
+    return _route(trips, network.path, spec.seed, out, zones=demand.zones)
 
 
 def _write_taz(zones: dict[str, list[str]], path: Path) -> Path:

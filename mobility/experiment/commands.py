@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from mobility.config import ScenarioSpec
 
 console = Console()
 
@@ -57,9 +60,26 @@ def sweep(
             table.add_row(run.run_id[:12], run.variant, str(run.seed))
         console.print(table)
         return
+    from mobility.experiment.runner import cache_inputs
+    from mobility.experiment.store import SweepStore
     from mobility.experiment.sweep import run_sweep
+    from mobility.signals.optimize import ensure_plans
 
-    report = run_sweep(plan, target, address=address, resume=resume, num_cpus=num_cpus)
+    def searching(run: ScenarioSpec) -> None:
+        console.print(f"searching the `optimized` signal plan of {run.name} (seed {run.seed})")
+
+    # runs only read their `optimized` plans: search the missing ones before launching
+    store = SweepStore(target)
+    todo = [run.spec for run in plan.runs if not (resume and store.finished(run.run_id))]
+    plans = ensure_plans(todo, address=address, num_cpus=num_cpus, on_search=searching)
+    report = run_sweep(
+        plan,
+        target,
+        address=address,
+        resume=resume,
+        num_cpus=num_cpus,
+        inputs=cache_inputs(plans),
+    )
     console.print(
         f"{plan.spec.name}: {report.ok} ok, {len(report.failed)} failed, "
         f"{report.skipped} already done, of {report.planned} runs "

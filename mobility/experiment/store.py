@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mobility.errors import MobilityError, SpecError
+from mobility.experiment.stats import mean_ci
 
 MANIFEST = "manifest.json"
 SWEEP_FILE = "sweep.yaml"
@@ -99,6 +100,14 @@ class SweepStore:
             return False  # unreadable: run it again
         return len(row) == 1 and row[0]["run_id"] == run_id and row[0]["status"] == "ok"
 
+    def row(self, run_id: str) -> dict[str, Any] | None:
+        """The stored row of a run (labels, status, KPIs), or None when it has none yet."""
+        path = self.row_file(run_id)
+        if not path.is_file():
+            return None
+        found = pq.read_table(path).to_pylist()
+        return found[0] if found else None
+
     def has_results(self) -> bool:
         folder = self.table_dir("runs")
         return folder.is_dir() and any(folder.glob("*.parquet"))
@@ -142,7 +151,6 @@ def summary(store: SweepStore, kpis: list[str] | None = None, level: float = 0.9
     Returns a long DataFrame (variant, kpi, n, mean, std, ci_low, ci_high) over ``ok`` runs.
     """
     import pandas as pd
-    from scipy import stats
 
     runs = store.query("SELECT * FROM runs")
     if runs.empty or "status" not in runs:
@@ -166,13 +174,8 @@ def summary(store: SweepStore, kpis: list[str] | None = None, level: float = 0.9
         for column in columns:
             values = pd.to_numeric(group[column], errors="coerce").dropna().to_numpy(float)
             n = len(values)
-            mean = float(values.mean()) if n else math.nan
+            mean, half = mean_ci(values, level)
             std = float(values.std(ddof=1)) if n > 1 else math.nan
-            half = (
-                float(stats.t.ppf(0.5 + level / 2, n - 1) * std / math.sqrt(n))
-                if n > 1
-                else math.nan
-            )
             rows.append(
                 {
                     "variant": variant,

@@ -17,13 +17,14 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mobility.errors import MobilityError
-from mobility.experiment.spec import PlannedRun, SweepPlan
+from mobility.experiment.spec import PlannedRun, SweepPlan, SweepSpec
 from mobility.experiment.store import SweepStore, param_column
 from mobility.experiment.worker import execute
 
@@ -62,14 +63,15 @@ def run_sweep(
     max_in_flight: int | None = None,
     progress: bool = True,
     on_result: OnResult | None = None,
+    inputs: dict[str, str] | None = None,
 ) -> SweepReport:
     """Run every planned run not finished yet; returns a :class:`SweepReport`.
 
     ``out`` is the sweep directory. Without ``resume`` it must not hold results already.
     Ctrl-C (or any exception) cancels the runs in flight; what finished stays stored.
+    ``inputs`` (path -> text) are files the runs read that a node may lack, such as the
+    plans of ``optimized`` runs (see :func:`mobility.experiment.worker.provide_inputs`).
     """
-    import ray
-
     store = SweepStore(out)
     if store.has_results() and not resume:
         msg = (
@@ -91,14 +93,28 @@ def run_sweep(
     started = time.perf_counter()
     if not todo:
         return report
+    try:
+        with ray_session(address, num_cpus):
+            drive(plan.spec, todo, store, report, max_in_flight, progress, on_result, inputs)
+    finally:
+        report.elapsed_s = time.perf_counter() - started
+    return report
+
+
+@contextmanager
+def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iterator[None]:
+    """Ray for the block: a local Ray on loopback (``address`` None) or the cluster at
+    ``address``, stopped or left at the end; a session already open in this process is
+    used as it is. Commands that launch several batches (a plan search, then its runs)
+    open one session around them all, so Ray starts once."""
+    import ray
+
     owns_ray = _connect(address, num_cpus)
     try:
-        _drive(plan, todo, store, report, max_in_flight, progress, on_result)
+        yield
     finally:
         if owns_ray:
             ray.shutdown()
-        report.elapsed_s = time.perf_counter() - started
-    return report
 
 
 def _connect(address: str | None, num_cpus: int | None) -> bool:
@@ -164,18 +180,21 @@ def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
         raise ClusterError(msg) from None
 
 
-def _drive(
-    plan: SweepPlan,
+def drive(
+    spec: SweepSpec,
     todo: list[PlannedRun],
     store: SweepStore,
     report: SweepReport,
     max_in_flight: int | None,
     progress: bool,
     on_result: OnResult | None,
+    inputs: dict[str, str] | None = None,
+    label: str = "sweep",
 ) -> None:
+    """Run ``todo`` on the open Ray session under ``spec``'s settings (resources, retries,
+    timeout, in-flight limit), storing each result as it arrives."""
     import ray
 
-    spec = plan.spec
     task = ray.remote(execute).options(
         num_cpus=spec.resources.cpus,
         num_gpus=spec.resources.gpus,
@@ -188,13 +207,18 @@ def _drive(
     runs_dir, logs_dir = str(store.runs_dir), str(store.logs_dir)
     queue = list(reversed(todo))
     pending: dict[Any, PlannedRun] = {}
-    bar = _Bar(len(todo), enabled=progress)
+    bar = _Bar(len(todo), enabled=progress, label=label)
     try:
         while queue or pending:
             while queue and len(pending) < limit:
                 run = queue.pop()
                 ref = task.remote(
-                    run.run_id, run.spec.model_dump(mode="json"), runs_dir, logs_dir, spec.timeout_s
+                    run.run_id,
+                    run.spec.model_dump(mode="json"),
+                    runs_dir,
+                    logs_dir,
+                    spec.timeout_s,
+                    inputs,
                 )
                 pending[ref] = run
             bar.update(report, running=len(pending))
@@ -245,7 +269,7 @@ def _lost_row(run: PlannedRun, exc: Exception) -> dict[str, Any]:
 class _Bar:
     """A rich progress bar with done, running, failed and an ETA (or nothing)."""
 
-    def __init__(self, total: int, *, enabled: bool) -> None:
+    def __init__(self, total: int, *, enabled: bool, label: str = "sweep") -> None:
         self._progress = None
         if not enabled:
             return
@@ -259,7 +283,7 @@ class _Bar:
         )
 
         self._progress = Progress(
-            TextColumn("[bold]sweep[/]"),
+            TextColumn(f"[bold]{label}[/]"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[state]}"),

@@ -30,13 +30,23 @@ TABLES = ("trips", "requests")  # per-run tables copied into the results store w
 
 
 def execute(
-    run_id: str, spec_data: dict[str, Any], runs_dir: str, logs_dir: str, timeout_s: float | None
+    run_id: str,
+    spec_data: dict[str, Any],
+    runs_dir: str,
+    logs_dir: str,
+    timeout_s: float | None,
+    inputs: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Run one scenario and return its result row and tables (``{"row":..., "tables":...}``)."""
+    """Run one scenario and return its result row and tables (``{"row":..., "tables":...}``).
+
+    ``inputs`` are small files the run reads that this node may lack (see
+    :func:`provide_inputs`).
+    """
     from mobility.config import ScenarioSpec
     from mobility.rundir import RunResult, run_dir_name
 
     _preload()
+    provide_inputs(inputs or {})
     started = time.time()
     where = _where()
     log_file = Path(logs_dir) / f"{run_id}.log"
@@ -66,6 +76,27 @@ def execute(
     row["run_dir"] = str(result.run_dir)
     row.update({f"kpi_{k}": _number(v) for k, v in result.kpis.items()})
     return {"row": row, "tables": _tables(result.run_dir)}
+
+
+def provide_inputs(inputs: dict[str, str]) -> None:
+    """Write each ``path -> text`` that is missing on this node, atomically.
+
+    Plans searched by ``mobility signals optimize`` live in the driver's cache and the
+    candidate plans of its checks in its output folder; a node of a cluster sees neither,
+    so they travel with the task. A relative path is inside this node's cache (where a run
+    looks its plan up), an absolute one is used as it is. Their names are content-addressed,
+    so an existing file is already the right one and is never rewritten.
+    """
+    from mobility.cache import cache_root
+
+    for name, text in inputs.items():
+        path = Path(name) if Path(name).is_absolute() else cache_root() / name
+        if path.exists():
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
+        tmp.write_text(text)
+        os.replace(tmp, path)
 
 
 def _preload() -> None:

@@ -14,14 +14,15 @@ from pathlib import Path
 import geopandas as gpd
 from shapely.geometry import LineString, Point
 
-from mobility.network.read import net_crs, read_net
+from mobility.network.net import Network, load_network
 
 WGS84 = "EPSG:4326"
 
 
-def edges_frame(path: Path | str) -> gpd.GeoDataFrame:
+def edges_frame(network: Network | Path | str) -> gpd.GeoDataFrame:
     """One row per road (internal edges excluded) with its attributes and geometry."""
-    net = read_net(path)
+    network = _network(network)
+    net = network.net
     dx, dy = net.getLocationOffset()
     rows = [
         {
@@ -38,12 +39,13 @@ def edges_frame(path: Path | str) -> gpd.GeoDataFrame:
         }
         for e in net.getEdges(withInternal=False)
     ]
-    return gpd.GeoDataFrame(rows, geometry="geometry", crs=net_crs(net))
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=network.crs)
 
 
-def junctions_frame(path: Path | str) -> gpd.GeoDataFrame:
+def junctions_frame(network: Network | Path | str) -> gpd.GeoDataFrame:
     """One row per junction with its SUMO type and whether it is signalised."""
-    net = read_net(path)
+    network = _network(network)
+    net = network.net
     dx, dy = net.getLocationOffset()
     tls = {t.getID() for t in net.getTrafficLights()}
     rows = [
@@ -55,7 +57,7 @@ def junctions_frame(path: Path | str) -> gpd.GeoDataFrame:
         }
         for n in net.getNodes()
     ]
-    return gpd.GeoDataFrame(rows, geometry="geometry", crs=net_crs(net))
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=network.crs)
 
 
 def to_wgs84(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame | None:
@@ -89,3 +91,7 @@ def write_geopackage(layers: dict[str, gpd.GeoDataFrame], out: Path | str) -> li
             frame.to_file(tmp, layer=name, driver="GPKG")
     tmp.replace(out)
     return list(layers)
+
+
+def _network(network: Network | Path | str) -> Network:
+    return network if isinstance(network, Network) else load_network(network)

@@ -16,10 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mobility.kpis import all_kpis, headline_kpis
 from mobility.report import figures as F
 from mobility.report.edges import edge_kpis, edge_slices, junction_delays
 from mobility.report.load import ReportError, RunData, SweepData, load_run, open_input
-from mobility.report.words import HEADLINE, better, describe, fmt, scenario_words
+from mobility.report.words import better, describe, fmt, scenario_words
 
 e = html.escape
 
@@ -56,7 +57,7 @@ class _RunView:
     """What the report draws from one run: edge KPIs, slices, junction delays."""
 
     def __init__(self, run: RunData) -> None:
-        from mobility.network.read import network_info
+        from mobility.network.net import load_network
 
         if not run.net_path.is_file():
             msg = (
@@ -65,7 +66,7 @@ class _RunView:
             )
             raise ReportError(msg)
         self.run = run
-        self.info = network_info(run.net_path)
+        self.info = load_network(run.net_path).info()
         self.edges = edge_kpis(run)
         self.geometry = [np.asarray(g.coords)[:, :2] for g in self.edges.geometry]
         self.delays = junction_delays(run, self.edges)
@@ -110,10 +111,10 @@ def _words(view: _RunView) -> str:
 
 
 def _kpi_table(runs: list[RunData]) -> str:
-    from mobility.report.words import KPI_INFO
-
+    declared = all_kpis()
     found = list(dict.fromkeys(k for r in runs for k in r.kpis))
-    keys = [k for k in KPI_INFO if k in found] + [k for k in found if k not in KPI_INFO]
+    # declared KPIs in declaration order, then the rest (per fleet, per load) as the run has them
+    keys = [k for k in declared if k in found] + [k for k in found if k not in declared]
     head = "".join(f"<th>{e(lab)}</th>" for lab in _labels(runs))
     if len(runs) == 2:
         head += "<th>difference</th>"
@@ -472,8 +473,9 @@ def _failures(sweep: SweepData) -> str:
 
 
 def _variant_table(s: pd.DataFrame) -> str:
-    kpis = [k for k in HEADLINE if k in set(s["kpi"])] + sorted(
-        k for k in set(s["kpi"]) if k not in HEADLINE
+    headline = headline_kpis()
+    kpis = [k for k in headline if k in set(s["kpi"])] + sorted(
+        k for k in set(s["kpi"]) if k not in headline
     )
     variants = list(dict.fromkeys(s["variant"]))
     cell = s.set_index(["variant", "kpi"])
@@ -510,7 +512,7 @@ def _variant_table(s: pd.DataFrame) -> str:
 
 def _param_plots(sweep: SweepData) -> str:
     s = sweep.summary
-    kpis = [k for k in HEADLINE if k in set(s["kpi"])][:6]
+    kpis = [k for k in headline_kpis() if k in set(s["kpi"])][:6]
     rows = sweep.rows[sweep.rows["status"] == "ok"]
     figs = []
     from mobility.experiment.store import param_column

@@ -4,112 +4,36 @@ from __future__ import annotations
 
 import html
 import math
-import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-# KPI -> (plain description, unit, better: "low", "high" or "" when neither is better)
-KPI_INFO: dict[str, tuple[str, str, str]] = {
-    "vehicles_loaded": ("vehicles that wanted to travel", "", ""),
-    "trips_completed": ("trips that reached their destination", "", "high"),
-    "trips_unfinished": ("trips still on the road (or never started) at the end", "", "low"),
-    "vehicles_never_departed": ("vehicles that could not even enter the network", "", "low"),
-    "vehicles_in_network_at_end": ("vehicles still driving when the simulation ended", "", "low"),
-    "travel_time_mean_s": ("average door-to-door travel time", "s", "low"),
-    "travel_time_p50_s": ("median travel time", "s", "low"),
-    "travel_time_p95_s": ("travel time of the slowest 5 % of trips", "s", "low"),
-    "time_loss_mean_s": ("average delay: time lost against free-flow driving", "s", "low"),
-    "waiting_time_mean_s": ("average time standing still (below 0.1 m/s)", "s", "low"),
-    "depart_delay_mean_s": ("average wait to enter the network", "s", "low"),
-    "mean_speed_mps": ("average speed over the whole trip", "m/s", "high"),
-    "route_length_mean_m": ("average trip length", "m", ""),
-    "throughput_per_hour": ("completed trips per hour", "trips/h", "high"),
-    "teleports": ("vehicles SUMO removed after being stuck (gridlock sign)", "", "low"),
-    "resco_delay_s": ("delay incl. waiting to enter (RESCO benchmark measure)", "s", "low"),
-    "co2_total_kg": ("CO2 emitted by all vehicles", "kg", "low"),
-    "fuel_total_kg": ("fuel burnt by all vehicles", "kg", "low"),
-    "co2_per_km_g": ("CO2 per vehicle-kilometre driven", "g/km", "low"),
-    # shuttles (mobility.shuttles.kpi): all fleets together
-    "shuttle_requests": ("rides riders asked a shuttle for", "", ""),
-    "shuttle_served": ("rides completed: the rider was picked up and dropped off", "", "high"),
-    "shuttle_rejected": ("rides refused (no shuttle could come in time)", "", "low"),
-    "shuttle_unfinished": ("riders still waiting or on board at the end", "", "low"),
-    "shuttle_served_share": ("share of ride requests completed", "", "high"),
-    "shuttle_rejection_rate": ("share of ride requests refused", "", "low"),
-    "shuttle_wait_mean_s": ("average wait for the shuttle to arrive", "s", "low"),
-    "shuttle_wait_median_s": ("median wait for the shuttle", "s", "low"),
-    "shuttle_wait_p95_s": ("wait of the 5 % of riders who waited longest", "s", "low"),
-    "shuttle_wait_under_5min_share": ("share of riders picked up within 5 minutes", "", "high"),
-    "shuttle_wait_under_10min_share": ("share of riders picked up within 10 minutes", "", "high"),
-    "shuttle_in_vehicle_mean_s": ("average time riders spent on board", "s", "low"),
-    "shuttle_detour_ratio_mean": (
-        "average ride time over the direct drive (1 = no detour for other riders)",
-        "",
-        "low",
-    ),
-    "shuttle_vehicle_km": ("kilometres driven by all shuttles", "km", ""),
-    "shuttle_empty_km_share": (
-        "share of shuttle kilometres driven with nobody on board",
-        "",
-        "low",
-    ),
-    "shuttle_rides_per_vehicle_hour": ("rides completed per shuttle per hour", "", "high"),
-    "shuttle_utilisation": ("share of shuttle kilometres driven with riders on board", "", "high"),
-    "shuttle_co2_kg": ("CO2 emitted by the shuttles", "kg", "low"),
-    "shuttle_vehicles": ("shuttles in service", "", ""),
-    "shuttle_headway_deviation_mean_s": (
-        "average gap between a line's actual and planned headway",
-        "s",
-        "low",
-    ),
-    "shuttle_headway_within_60s_share": (
-        "share of line stop calls within a minute of the planned headway",
-        "",
-        "high",
-    ),
-    "shuttle_load_per_stop_mean": ("average riders on board leaving a line stop", "", ""),
-    "shuttle_load_per_stop_max": ("most riders on board leaving a line stop", "", ""),
-}
-# The KPIs a sweep report shows first (others follow in the full table).
-HEADLINE = (
-    "travel_time_mean_s",
-    "time_loss_mean_s",
-    "waiting_time_mean_s",
-    "trips_completed",
-    "throughput_per_hour",
-    "co2_total_kg",
-    "teleports",
-)
+from mobility.kpis import find_kpi
+
+# Kpi.better in the report's words: the way a difference is good ("" = neither way).
+_BETTER = {"lower": "low", "higher": "high", "neither": ""}
 
 
-def _shuttle_kpi(kpi: str) -> tuple[str, str] | None:
-    """A per-fleet (``shuttle_fleet_<name>_<kpi>``) or per-load shuttle KPI: (base, words)."""
-    load = re.fullmatch(r"shuttle_km_share_load_(\d+)", kpi)
-    if load:
-        n = int(load.group(1))
-        riders = "nobody" if n == 0 else "1 rider" if n == 1 else f"{n} riders"
-        return "", f"share of shuttle kilometres driven with {riders} on board"
-    if kpi.startswith("shuttle_fleet_"):
-        rest = kpi.removeprefix("shuttle_fleet_")
-        for base in sorted(KPI_INFO, key=len, reverse=True):
-            tail = base.removeprefix("shuttle_")
-            if base.startswith("shuttle_") and rest.endswith("_" + tail):
-                fleet = rest[: -len(tail) - 1]
-                return base, f"fleet {fleet}: {KPI_INFO[base][0]}"
-        load = re.fullmatch(r"(.+)_km_share_load_(\d+)", rest)
-        if load:
-            words = _shuttle_kpi(f"shuttle_km_share_load_{load.group(2)}")
-            return "", f"fleet {load.group(1)}: {words[1] if words else ''}"
-    return None
+def _riders(load: str) -> str:
+    if not load.isdigit():
+        return load
+    n = int(load)
+    return "nobody" if n == 0 else "1 rider" if n == 1 else f"{n} riders"
+
+
+# How the report says the value of a placeholder in a KPI family's description.
+_PARAM_WORDS: dict[str, Callable[[str], str]] = {"load": _riders}
 
 
 def better(kpi: str) -> str:
-    """``low``, ``high`` or ``""``; signal KPIs follow their names."""
-    if kpi in KPI_INFO:
-        return KPI_INFO[kpi][2]
-    shuttle = _shuttle_kpi(kpi)
-    if shuttle is not None:
-        return KPI_INFO[shuttle[0]][2] if shuttle[0] else ""
+    """``low``, ``high`` or ``""``, from the KPI's declaration (:mod:`mobility.kpis`).
+
+    A name nothing declares (a run written before its KPI was declared) is judged by its
+    words, so an old run or sweep still gets its comparison colours.
+    """
+    found = find_kpi(kpi)
+    if found is not None:
+        return _BETTER[found.kpi.better]
     name = kpi.lower()
     if any(w in name for w in ("wait", "delay", "loss", "time", "co2", "fuel", "teleport")):
         return "low"
@@ -119,10 +43,13 @@ def better(kpi: str) -> str:
 
 
 def describe(kpi: str) -> str:
-    if kpi in KPI_INFO:
-        return KPI_INFO[kpi][0]
-    shuttle = _shuttle_kpi(kpi)
-    return shuttle[1] if shuttle is not None else kpi.replace("_", " ")
+    """The KPI in plain words: its declared description, per fleet prefixed with the fleet."""
+    found = find_kpi(kpi)
+    if found is None:
+        return kpi.replace("_", " ")
+    words = {k: _PARAM_WORDS.get(k, str)(v) for k, v in found.params.items()}
+    text = found.kpi.description.format(**words) if words else found.kpi.description
+    return f"fleet {found.fleet}: {text}" if found.fleet is not None else text
 
 
 def fmt(value: Any, digits: int = 1) -> str:

@@ -18,7 +18,7 @@ from mobility.errors import DemandError, SpecError
 
 
 class Algorithm(enum.StrEnum):
-    """Assignment algorithms (see :mod:`mobility.routing.equilibrium`)."""
+    """Assignment algorithms (see :mod:`mobility.core.routing.equilibrium`)."""
 
     fw = "fw"
     cfw = "cfw"
@@ -70,7 +70,8 @@ def assign(
     from rich.console import Console
 
     from mobility.cache import cache_root
-    from mobility.routing.equilibrium import user_equilibrium
+    from mobility.core.routing.equilibrium import user_equilibrium
+    from mobility.routing.tntp import links_frame
 
     # compiled XLA programs are kept between runs: the next run of a network skips compiling
     jax.config.update("jax_compilation_cache_dir", str(cache_root() / "jax"))
@@ -94,10 +95,9 @@ def assign(
             max_iterations=max_iterations,
             toll_factor=toll_factor,
             distance_factor=distance_factor,
-            labels=labels,
             progress=report,
         )
-    _write(result.links, out)
+    _write(links_frame(result, labels), out)
     status = "converged" if result.converged else "NOT converged (iteration limit)"
     console.print(
         f"{name}: {result.algorithm} {status}\n"
@@ -141,12 +141,12 @@ def _load(net: Path, demand: Path | None):
 
 
 def _load_sumo(net: Path, demand: Path | None):
-    """A SUMO net through :func:`mobility.network.read.read_graph` and an OD trips CSV."""
+    """A SUMO net through :attr:`mobility.network.net.Network.graph` and an OD trips CSV."""
     import numpy as np
     import pandas as pd
 
     from mobility.network.arrays import from_graph, graph_link_ids
-    from mobility.network.read import read_graph
+    from mobility.network.net import load_network
 
     if demand is None:
         msg = f"{net}: a SUMO network carries no OD matrix; give one with --demand od.csv"
@@ -158,7 +158,7 @@ def _load_sumo(net: Path, demand: Path | None):
     if missing:
         msg = f"{demand}: no {sorted(missing)} column; the header must be origin,destination,trips"
         raise DemandError(msg)
-    graph = read_graph(net)
+    graph = load_network(net).graph
     unknown = sorted((set(table.origin) | set(table.destination)) - set(map(str, graph.nodes)))
     if unknown:
         msg = f"{demand}: {unknown[:5]} are not junctions of {net}; use junction ids"

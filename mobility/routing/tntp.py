@@ -14,12 +14,13 @@ from __future__ import annotations
 import dataclasses
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from mobility.core.arrays import NetworkArrays, network_arrays
 from mobility.errors import DemandError, NetworkError
-from mobility.network.arrays import NetworkArrays, network_arrays
 
 NET_COLUMNS = (
     "init_node",
@@ -393,3 +394,14 @@ def read_cost_weights(readme: Path) -> tuple[float, float]:
         return float(match.group(1)) if match else 0.0
 
     return weight("Toll"), weight("Distance")
+
+
+def links_frame(result: Any, labels: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per link of an :class:`~mobility.core.routing.Equilibrium`: ``labels`` (the
+    link's names, one row per real link), then flow, time, cost and volume over capacity."""
+    table = pd.DataFrame(index=pd.RangeIndex(len(result.flow), name="link"))
+    if labels is not None:
+        table = labels.reset_index(drop=True).copy()
+    for column in ("flow", "time", "cost", "voc"):
+        table[column] = getattr(result, column)
+    return table

@@ -3,7 +3,7 @@
 Each round it reads the fleet's open reservations and shuttles through the engine, keeps
 each shuttle's plan (the reservations still to pick up or drop off, in order), refreshes
 edge-to-edge travel times from current edge speeds, scores all insertions and solves the
-assignment in :func:`mobility.shuttles.matching.dispatch_round`, and hands every changed
+assignment in :func:`mobility.core.matching.dispatch_round`, and hands every changed
 plan to SUMO (``dispatchTaxi``). Requests no shuttle can serve within their limits are
 returned to the monitor, which rejects and records them.
 """
@@ -44,7 +44,7 @@ class MobilityDispatcher:
 
     def round(self, engine: Engine, reservations: list[dict[str, Any]], now: float) -> list[str]:
         """One dispatch round; returns the reservation ids to reject."""
-        from mobility.shuttles.matching import Fleet, Limits, Requests, dispatch_round
+        from mobility.core.matching import Fleet, Limits, Requests, dispatch_round
 
         self.rounds += 1
         by_id = {r["id"]: r for r in reservations}

@@ -1,6 +1,7 @@
 """The network as the shuttles see it: edges a vehicle class may use, and edge-to-edge times.
 
-Read with sumolib (edges, lanes, permissions, connections). Travel times between edges come
+Read from the run's :class:`~mobility.network.net.Network` (edges, lanes, permissions,
+connections). Travel times between edges come
 from an all-pairs Dijkstra (scipy) on the *edge* graph (a node per edge, an arc per
 connection weighted by the next edge's traversal time), so a time from edge ``a`` to edge
 ``b`` means: from the end of ``a`` to the end of ``b``, as a shuttle that stands on ``a``
@@ -12,11 +13,11 @@ from __future__ import annotations
 
 import itertools
 import math
-from pathlib import Path
 
 import numpy as np
 
 from mobility.errors import SpecError
+from mobility.network.net import Network
 
 SUMO_CLASSES = [
     "passenger",
@@ -51,10 +52,8 @@ SUMO_CLASSES = [
 class NetGraph:
     """Edges of a SUMO net with lengths, speeds and permissions, plus shortest times."""
 
-    def __init__(self, net: Path) -> None:
-        import sumolib
-
-        self.net = sumolib.net.readNet(str(net), withInternal=False)
+    def __init__(self, network: Network) -> None:
+        self.net = network.net
         self.edges = [e.getID() for e in self.net.getEdges() if e.getFunction() != "internal"]
         self.index = {e: i for i, e in enumerate(self.edges)}
         self.length = np.array([self.net.getEdge(e).getLength() for e in self.edges])

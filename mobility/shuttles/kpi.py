@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mobility.config import ScenarioSpec
+from mobility.kpis import Kpi
 from mobility.shuttles.spec import LineService
 from mobility.sim import sumocfg
 
@@ -214,6 +215,202 @@ def _rides(path: Path) -> dict[str, dict[str, Any]]:
             "arrival": float(ride.get("arrival", "-1")),
         }
     return out
+
+
+# What _summary writes for all fleets together (and, with several fleets, per fleet as
+# shuttle_fleet_<name>_<kpi>), then what _line_kpis writes for the lines.
+KPIS: tuple[Kpi, ...] = (
+    Kpi(
+        "shuttle_requests",
+        "shuttle requests",
+        "requests",
+        "neither",
+        "rides riders asked a shuttle for",
+        per_fleet=True,
+    ),
+    Kpi(
+        "shuttle_served",
+        "shuttle rides",
+        "rides",
+        "higher",
+        "rides completed: the rider was picked up and dropped off",
+        per_fleet=True,
+    ),
+    Kpi(
+        "shuttle_rejected",
+        "shuttle rejections",
+        "requests",
+        "lower",
+        "rides refused (no shuttle could come in time)",
+        per_fleet=True,
+    ),
+    Kpi(
+        "shuttle_unfinished",
+        "shuttle riders left",
+        "riders",
+        "lower",
+        "riders still waiting or on board at the end",
+        per_fleet=True,
+    ),
+    Kpi(
+        "shuttle_served_share",
+        "shuttle served share",
+        "share",
+        "higher",
+        "share of ride requests completed",
+        per_fleet=True,
+    ),
+    Kpi(
+        "shuttle_rejection_rate",
+        "shuttle rejection rate",
+        "share",
+        "lower",
+        "share of ride requests refused",
+        per_fleet=True,
+    ),
+    Kpi(
+        "shuttle_wait_mean_s",
+        "shuttle wait",
+        "s",
+        "lower",
+        "average wait for the shuttle to arrive",
+        per_fleet=True,
+    ),
+    Kpi(
+        "shuttle_wait_median_s",
+        "shuttle median wait",
+        "s",
+        "lower",
+        "median wait for the shuttle",
+        per_fleet=True,
+    ),
+    Kpi(
+        "shuttle_wait_p95_s",
+        "shuttle p95 wait",
+        "s",
+        "lower",
+        "wait of the 5 % of riders who waited longest",
+        per_fleet=True,
+    ),
+    Kpi(
+        "shuttle_wait_under_5min_share",
+        "shuttle wait under 5 min",
+        "share",
+        "higher",
+        "share of riders picked up within 5 minutes",
+        per_fleet=True,
+    ),
+    Kpi(
+        "shuttle_wait_under_10min_share",
+        "shuttle wait under 10 min",
+        "share",
+        "higher",
+        "share of riders picked up within 10 minutes",
+        per_fleet=True,
+    ),
+    Kpi(
+        "shuttle_in_vehicle_mean_s",
+        "shuttle ride time",
+        "s",
+        "lower",
+        "average time riders spent on board",
+        per_fleet=True,
+    ),
+    Kpi(
+        "shuttle_detour_ratio_mean",
+        "shuttle detour ratio",
+        "ratio",
+        "lower",
+        "average ride time over the direct drive (1 = no detour for other riders)",
+        per_fleet=True,
+    ),
+    Kpi(
+        "shuttle_vehicle_km",
+        "shuttle km",
+        "km",
+        "neither",
+        "kilometres driven by all shuttles",
+        per_fleet=True,
+    ),
+    Kpi(
+        "shuttle_empty_km_share",
+        "shuttle empty km",
+        "share",
+        "lower",
+        "share of shuttle kilometres driven with nobody on board",
+        per_fleet=True,
+    ),
+    Kpi(
+        "shuttle_rides_per_vehicle_hour",
+        "shuttle productivity",
+        "rides/veh-h",
+        "higher",
+        "rides completed per shuttle per hour",
+        per_fleet=True,
+    ),
+    Kpi(
+        "shuttle_utilisation",
+        "shuttle utilisation",
+        "share",
+        "higher",
+        "share of shuttle kilometres driven with riders on board",
+        per_fleet=True,
+    ),
+    Kpi(
+        "shuttle_co2_kg",
+        "shuttle CO2",
+        "kg",
+        "lower",
+        "CO2 emitted by the shuttles",
+        per_fleet=True,
+    ),
+    Kpi(
+        "shuttle_vehicles",
+        "shuttles",
+        "veh",
+        "neither",
+        "shuttles in service",
+        per_fleet=True,
+    ),
+    # one per load seen (0 riders up to the most on board); {load} reads as the riders
+    Kpi(
+        "shuttle_km_share_load_{load}",
+        "shuttle km share at load {load}",
+        "share",
+        "neither",
+        "share of shuttle kilometres driven with {load} on board",
+        per_fleet=True,
+    ),
+    # lines only (_line_kpis), all lines together
+    Kpi(
+        "shuttle_headway_deviation_mean_s",
+        "headway deviation",
+        "s",
+        "lower",
+        "average gap between a line's actual and planned headway",
+    ),
+    Kpi(
+        "shuttle_headway_within_60s_share",
+        "headway within 60 s",
+        "share",
+        "higher",
+        "share of line stop calls within a minute of the planned headway",
+    ),
+    Kpi(
+        "shuttle_load_per_stop_mean",
+        "load per stop",
+        "riders",
+        "neither",
+        "average riders on board leaving a line stop",
+    ),
+    Kpi(
+        "shuttle_load_per_stop_max",
+        "max load per stop",
+        "riders",
+        "neither",
+        "most riders on board leaving a line stop",
+    ),
+)
 
 
 def _summary(

@@ -4,7 +4,7 @@ Every request ends served or rejected: a rider of an on-demand fleet whose reque
 shuttle has taken ``max_wait`` seconds after it was made is taken out of the simulation and
 recorded as rejected (SUMO's own algorithms never give up on a reservation; with several
 fleets under one of SUMO's algorithms the rider is only recorded, see
-:func:`mobility.shuttles.setup.taxi_groups`). A request a
+:func:`mobility.shuttles.spec.taxi_groups`). A request a
 shuttle has already taken is left to it (its wait may then exceed ``max_wait``). With
 ``dispatcher: mobility`` the monitor also runs our dispatcher every dispatch period; any
 exception it raises stops the run with a :class:`SimulationError` that says so.
@@ -17,7 +17,7 @@ from typing import Any
 
 from mobility.config import ScenarioSpec
 from mobility.errors import SimulationError
-from mobility.shuttles.spec import OnDemandService
+from mobility.shuttles.spec import OnDemandService, taxi_groups
 from mobility.sim.engine import Engine
 
 SAMPLE_PERIOD = 5.0  # s between samples of odometer and load
@@ -45,8 +45,6 @@ class FleetMonitor:
         # travel-time table the dispatcher uses (current edge speeds): the detour's base
         self.direct_now: dict[str, float] = {}
         self.dispatchers: dict[str, Any] = {}
-        from mobility.shuttles.setup import taxi_groups
-
         # SUMO 1.28 cannot remove a rider waiting in a taxi group (see taxi_groups): such
         # rejections are recorded, and the rider stays (a shuttle may still fetch them)
         self.remove_rejected = not taxi_groups(spec)

@@ -1,16 +1,16 @@
-"""The hook a run calls: turn ``shuttles:`` and ``riders:`` into SUMO files and a dispatcher.
+"""The shuttles part of a run: ``shuttles:`` and ``riders:`` as SUMO files and a dispatcher.
 
 :func:`prepare_shuttles` checks the fleets against the network (edges exist, the shuttle's
 vehicle class may use them, stops connected in order, depots on the net) and writes
 ``shuttles.rou.xml`` (vTypes, line vehicles, taxis, rider persons, sorted by departure) and
-``shuttles.add.xml`` (busStops). :meth:`ShuttleSetup.attach` starts the fleet monitor (and
-our dispatcher for ``dispatcher: mobility``) on the running engine; :meth:`ShuttleSetup.finish`
+``shuttles.add.xml`` (busStops). :meth:`ShuttlesPart.attach` starts the fleet monitor (and
+our dispatcher for ``dispatcher: mobility``) on the running engine; :meth:`ShuttlesPart.finish`
 turns the outputs into ``requests.parquet``, ``fleet.parquet`` and shuttle KPIs.
 
 Outputs: SUMO 1.28's Parquet tripinfo writer needs homogeneous rows. It fails when persons
 are in the simulation (personinfo rows) and when taxis are (their ``<taxi>`` element shifts
 the emission columns). So with shuttles, riders go to a separate ``--personinfo-output``,
-stops to ``--stop-output``, and vehicles' tripinfo to XML, which :meth:`ShuttleSetup.finish`
+stops to ``--stop-output``, and vehicles' tripinfo to XML, which :meth:`ShuttlesPart.finish`
 converts into the Parquet layout SUMO would have written (``tripinfo_*``, ``emissions_*``,
 ``taxi_*`` columns) before the run's tables are made; the raw XML files are deleted.
 """
@@ -18,6 +18,7 @@ converts into the Parquet layout SUMO would have written (``tripinfo_*``, ``emis
 from __future__ import annotations
 
 import math
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,10 @@ import numpy as np
 
 from mobility.config import ScenarioSpec
 from mobility.errors import SpecError
-from mobility.shuttles.spec import LineService, OnDemandService, RidersSpec, ServiceArea
+from mobility.network.net import Network
+from mobility.shuttles.spec import LineService, OnDemandService, RidersSpec, ServiceArea, taxi_line
 from mobility.sim.engine import Engine
+from mobility.sim.parts import RunContext, SumoInputs
 
 ROUTES_FILE = "shuttles.rou.xml"
 STOPS_FILE = "shuttles.add.xml"
@@ -53,49 +56,67 @@ class Request:
     rejected: str = ""  # reason, when rejected before it reached SUMO (outside_service_area)
 
 
+class ShuttlesPart:
+    """Fleets and riders: SUMO files before the run, the monitor (and our dispatcher) during
+    it, the shuttle tables and KPIs after it."""
+
+    def __init__(self) -> None:
+        self.files = ShuttleFiles()
+        self.monitor: Any = None
+        self._spec: ScenarioSpec | None = None
+
+    def check(self, ctx: RunContext) -> None:
+        """Every fleet and rider checked against the network (files written to a scratch
+        folder that is thrown away)."""
+        with tempfile.TemporaryDirectory(prefix="mobility-check-") as scratch:
+            prepare_shuttles(ctx.spec, network=ctx.network, folder=Path(scratch))
+
+    def prepare(self, ctx: RunContext) -> SumoInputs:
+        self._spec = ctx.spec
+        self.files = prepare_shuttles(ctx.spec, network=ctx.network, folder=ctx.folder)
+        return SumoInputs(self.files.routes, self.files.additional, self.files.options)
+
+    def attach(self, engine: Engine) -> None:
+        """Start the fleet monitor, rejections and (if asked) our dispatcher."""
+        if not self.files.fleets or self._spec is None:
+            return
+        from mobility.shuttles.monitor import FleetMonitor
+
+        files = self.files
+        self.monitor = FleetMonitor(self._spec, files.requests, files.fleets, files.graph)
+        self.monitor.attach(engine)
+
+    def finish(self, folder: Path) -> dict[str, float]:
+        """Write ``requests.parquet`` and ``fleet.parquet`` (and hand the vehicles' tripinfo
+        back as the run's raw trips); return the shuttle KPIs."""
+        if not self.files.fleets or self._spec is None:
+            return {}
+        from mobility.shuttles.kpi import shuttle_tables
+
+        files = self.files
+        return shuttle_tables(self._spec, folder, files.requests, files.fleets, self.monitor)
+
+
 @dataclass
-class ShuttleSetup:
-    """What a run needs for its shuttles: files now, monitor/dispatcher at start, KPIs after."""
+class ShuttleFiles:
+    """What :func:`prepare_shuttles` wrote and what the run needs of it later."""
 
     routes: list[Path] = field(default_factory=list)
     additional: list[Path] = field(default_factory=list)
     options: dict[str, dict[str, str]] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
     fleets: dict[str, list[str]] = field(default_factory=dict)  # fleet -> vehicle ids
-    _spec: ScenarioSpec | None = None
-    _graph: Any = None
-    monitor: Any = None
-
-    @property
-    def active(self) -> bool:
-        return bool(self.fleets)
-
-    def attach(self, engine: Engine) -> None:
-        """Start the fleet monitor, rejections and (if asked) our dispatcher."""
-        if not self.active or self._spec is None:
-            return
-        from mobility.shuttles.monitor import FleetMonitor
-
-        self.monitor = FleetMonitor(self._spec, self.requests, self.fleets, self._graph)
-        self.monitor.attach(engine)
-
-    def finish(self, run_dir: Path) -> dict[str, float]:
-        """Write ``requests.parquet`` and ``fleet.parquet``; return the shuttle KPIs."""
-        if not self.active or self._spec is None:
-            return {}
-        from mobility.shuttles.kpi import shuttle_tables
-
-        return shuttle_tables(self._spec, run_dir, self.requests, self.fleets, self.monitor)
+    graph: Any = None
 
 
-def prepare_shuttles(spec: ScenarioSpec, *, net: Path, folder: Path) -> ShuttleSetup:
-    """Check the shuttle sections against ``net`` and write their SUMO files into ``folder``."""
+def prepare_shuttles(spec: ScenarioSpec, *, network: Network, folder: Path) -> ShuttleFiles:
+    """Check the shuttle sections against ``network``; write their SUMO files into ``folder``."""
     if not spec.shuttles:
-        return ShuttleSetup()
+        return ShuttleFiles()
     from mobility.shuttles.graph import NetGraph
 
-    graph = NetGraph(net)
-    setup = ShuttleSetup(_spec=spec, _graph=graph)
+    graph = NetGraph(network)
+    setup = ShuttleFiles(graph=graph)
     stops_xml: list[str] = []
     elements: list[tuple[float, str]] = []  # (depart, xml), sorted before writing
     types_xml: list[str] = []
@@ -342,26 +363,6 @@ def _depot_stands(fleet: OnDemandService, graph: Any, vclass: str, counts: list[
         + "    </interval>\n  </rerouter>\n"
     )
     return "".join(xml)
-
-
-def taxi_groups(spec: ScenarioSpec) -> bool:
-    """Whether fleets need SUMO taxi groups to keep their riders apart.
-
-    Only when SUMO's algorithm dispatches several on-demand fleets: ours hands each fleet
-    only its own riders anyway. Groups have a cost in SUMO 1.28: a rider waiting for a
-    ``taxi:<fleet>`` taxi cannot be removed (``MSDevice_Taxi::removeReservation`` only
-    handles the plain ``taxi`` line and leaves a dangling reservation that crashes the next
-    dispatch), so :class:`~mobility.shuttles.monitor.FleetMonitor` then records rejections
-    without taking the rider out.
-    """
-    fleets = [f for f in spec.shuttles if isinstance(f, OnDemandService)]
-    return len(fleets) > 1 and fleets[0].dispatcher != "mobility"
-
-
-def taxi_line(spec: ScenarioSpec, fleet: str) -> str:
-    """The SUMO line of a fleet's taxis and its riders' rides: ``taxi:<fleet>`` (a taxi
-    group, SUMO >= 1.14: its taxis take only riders asking for it) or plain ``taxi``."""
-    return f"taxi:{fleet}" if taxi_groups(spec) else "taxi"
 
 
 def _split(size: int, given: list[int | None], where: str) -> list[int]:

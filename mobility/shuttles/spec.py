@@ -212,3 +212,23 @@ def check_fleets(fleets: list[Any], riders: RidersSpec | None) -> None:
         for where, name in named:
             if name is not None and name not in names:
                 raise ValueError(f"{where} {name!r} is not a fleet ({', '.join(names)})")
+
+
+def taxi_groups(spec: Any) -> bool:
+    """Whether fleets need SUMO taxi groups to keep their riders apart.
+
+    Only when SUMO's algorithm dispatches several on-demand fleets: ours hands each fleet
+    only its own riders anyway. Groups have a cost in SUMO 1.28: a rider waiting for a
+    ``taxi:<fleet>`` taxi cannot be removed (``MSDevice_Taxi::removeReservation`` only
+    handles the plain ``taxi`` line and leaves a dangling reservation that crashes the next
+    dispatch), so :class:`~mobility.shuttles.monitor.FleetMonitor` then records rejections
+    without taking the rider out.
+    """
+    fleets = [f for f in spec.shuttles if isinstance(f, OnDemandService)]
+    return len(fleets) > 1 and fleets[0].dispatcher != "mobility"
+
+
+def taxi_line(spec: Any, fleet: str) -> str:
+    """The SUMO line of a fleet's taxis and its riders' rides: ``taxi:<fleet>`` (a taxi
+    group, SUMO >= 1.14: its taxis take only riders asking for it) or plain ``taxi``."""
+    return f"taxi:{fleet}" if taxi_groups(spec) else "taxi"

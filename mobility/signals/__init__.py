@@ -1,29 +1,26 @@
-"""Signal control: controllers, the engine-side driver, and SUMO programs.
+"""Signal control: controllers, the engine-side driver, SUMO programs, and the run's part.
 
-Phase controllers (``max_pressure``, ``greedy``, ``sotl``) choose the next green every
+Every controller is declared once in :mod:`mobility.signals.registry`. Phase controllers
+(``max_pressure``, ``greedy``, ``sotl``, ``model_predictive``) choose the next green every
 decision interval from a numpy :class:`Observation`; the :class:`SignalDriver` holds min and
 max green and inserts the net's own yellow and all-red. Program controllers (``static``,
-``webster``, ``actuated``, ``delay_based``) are SUMO programs written before the run.
+``webster``, ``actuated``, ``delay_based``, ``optimized``) are SUMO programs written before
+the run. Names are imported on first use: the spec loader reads the registry at start-up.
 """
 
-from mobility.signals.controllers import PHASE_CONTROLLERS, make_controller
-from mobility.signals.driver import SignalDriver
-from mobility.signals.phases import PhasePlan, plan_from_program
-from mobility.signals.programs import webster_cycle, webster_greens
-from mobility.signals.setup import SignalSetup, prepare_signals
-from mobility.signals.types import Layout, Observation, PhaseController
+from mobility.lazy import lazy_exports
 
-__all__ = [
-    "PHASE_CONTROLLERS",
-    "Layout",
-    "Observation",
-    "PhaseController",
-    "PhasePlan",
-    "SignalDriver",
-    "SignalSetup",
-    "make_controller",
-    "plan_from_program",
-    "prepare_signals",
-    "webster_cycle",
-    "webster_greens",
-]
+_EXPORTS = {
+    "CONTROLLERS": "registry",
+    "Layout": "types",
+    "Observation": "types",
+    "PhaseController": "types",
+    "PhasePlan": "phases",
+    "SignalDriver": "driver",
+    "SignalsPart": "setup",
+    "plan_from_program": "phases",
+    "webster_cycle": "programs",
+    "webster_greens": "programs",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -2,10 +2,11 @@
 
 Each random plan draws a typical green uniformly in [min green, max green] (short to long
 cycles), every phase's green within 0.5-1.5 times it, and every offset uniformly in its
-cycle; the same plan runs in SUMO (as an ``optimized`` program given by
-``params.plan``) and in the model (hard green windows, the scenario's mean demand). The
-score is Spearman's rank correlation of SUMO's RESCO delay and the model's delay per
-vehicle: a model that ranks plans as SUMO does is one an optimiser can trust.
+cycle; the same plan runs in SUMO (as an ``optimized`` program given by ``params.plan``;
+all plans in parallel through the sweep runner) and in the model (hard green windows, the
+scenario's mean demand). The score is Spearman's rank correlation of SUMO's RESCO delay and
+the model's delay per vehicle: a model that ranks plans as SUMO does is one an optimiser
+can trust.
 """
 
 from __future__ import annotations
@@ -47,23 +48,31 @@ def check_model(
     plans: int = 10,
     dt: float = 2.0,
     on_plan: Callable[[int, dict], None] | None = None,
+    address: str | None = None,
+    num_cpus: int | None = None,
 ) -> tuple[pd.DataFrame, float]:
-    """Run ``plans`` random plans in SUMO and the model; (rows, Spearman rho)."""
+    """Run ``plans`` random plans in SUMO and the model; (rows, Spearman rho).
+
+    The SUMO runs go in parallel through the sweep runner (a local Ray, or the cluster at
+    ``address``) into the results store ``out_dir``; ``on_plan`` sees each as it ends.
+    """
     import jax.numpy as jnp
     from scipy import stats
 
+    from mobility.core.plan_search import evaluate_plans
+    from mobility.core.signal_model import Plan, steps_for
     from mobility.demand.build import build_demand
+    from mobility.experiment.runner import file_inputs, run_specs
     from mobility.network.build import build_network
-    from mobility.signals.model import Plan, steps_for
+    from mobility.network.net import load_network
     from mobility.signals.model_build import model_for_spec
-    from mobility.signals.model_optimize import evaluate_plans
-    from mobility.signals.optimized import plan_document, run_plan
+    from mobility.signals.optimize import plan_document, plan_spec, write_plan_file
 
     sig = spec.signals
-    net = build_network(spec.network)
-    routes = build_demand(spec, net)
+    network = load_network(build_network(spec.network))
+    routes = build_demand(spec, network)
     tls = list(sig.tls) if sig.tls else None
-    arrays = model_for_spec(spec, net, routes, tls=tls, dt=dt)
+    arrays = model_for_spec(spec, network, routes, tls=tls, dt=dt)
     model_net, timing, demand = arrays.jax()
     greens, offsets = random_plans(
         arrays.base_green,
@@ -88,21 +97,40 @@ def check_model(
     model_s = time.perf_counter() - started
     vehicles = max(float(arrays.demand["rate"].sum() * arrays.demand["bin_s"]), 1.0)
     model_delay = np.asarray(totals) / vehicles
-    rows = []
-    for i in range(plans):
-        doc = plan_document(arrays.plans, greens[i], offsets[i], step=spec.step_length)
-        t0 = time.perf_counter()
-        result = run_plan(spec, doc, out_dir, name=f"{spec.name}-plan{i}", seed=spec.seed)
-        row = {
+    files = [
+        write_plan_file(
+            Path(out_dir) / "plans",
+            plan_document(arrays.plans, greens[i], offsets[i], step=spec.step_length),
+        )
+        for i in range(plans)
+    ]
+    specs = [
+        plan_spec(spec, files[i], name=f"{spec.name}-plan{i}", seed=spec.seed) for i in range(plans)
+    ]
+
+    def row_of(i: int, result: dict) -> dict:
+        return {
             "plan": i,
-            "sumo_delay_s": float(result.kpis.get("resco_delay_s", np.nan)),
+            "sumo_delay_s": float(result.get("kpi_resco_delay_s", np.nan)),
             "model_delay_s": float(model_delay[i]),
-            "sumo_wall_s": time.perf_counter() - t0,
+            "sumo_wall_s": float(result.get("duration_s", np.nan)),
         }
-        rows.append(row)
-        if on_plan is not None:
-            on_plan(i, row)
-    table = pd.DataFrame(rows)
+
+    def done(i: int, result: dict) -> None:
+        if on_plan is not None and result.get("status") == "ok":
+            on_plan(i, row_of(i, result))
+
+    results = run_specs(
+        specs,
+        out_dir,
+        variants=[f"plan{i}" for i in range(plans)],
+        address=address,
+        num_cpus=num_cpus,
+        inputs=file_inputs(files),
+        name=f"{spec.name}-check-model",
+        on_result=done,
+    )
+    table = pd.DataFrame([row_of(i, result) for i, result in enumerate(results)])
     table.attrs["model_s"] = model_s
     rho = float(stats.spearmanr(table["sumo_delay_s"], table["model_delay_s"]).statistic)
     return table, rho

@@ -1,4 +1,4 @@
-"""``mobility signals ...``: compare controllers, import RESCO-format scenarios."""
+"""``mobility signals ...``: compare controllers, search plans, import RESCO-format scenarios."""
 
 from __future__ import annotations
 
@@ -7,6 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
+AddressOption = Annotated[
+    str | None,
+    typer.Option(help="run on a Ray cluster (`auto`, HOST:PORT); default: a local Ray"),
+]
 
 signals_app = typer.Typer(help="Traffic-signal control: compare controllers.", no_args_is_help=True)
 
@@ -23,8 +28,10 @@ def compare_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="folder for runs and table")] = Path(
         "results/signals"
     ),
+    address: AddressOption = None,
 ) -> None:
-    """Run the scenario under each controller and seed; print and save a comparison table."""
+    """Run the scenario under each controller and seed (in parallel, on Ray); print and save
+    a comparison table."""
     from rich.console import Console
     from rich.table import Table
 
@@ -41,7 +48,7 @@ def compare_command(
         )
 
     out.mkdir(parents=True, exist_ok=True)
-    runs, summary = compare(scenario, names, seeds, out, on_run=done)
+    runs, summary = compare(scenario, names, seeds, out, on_run=done, address=address)
     table = Table(title=f"{scenario.name}: mean ± 95% interval over {seeds} seed(s)")
     table.add_column("controller")
     for label in METRICS.values():
@@ -92,6 +99,7 @@ def check_model_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="folder for runs and table")] = Path(
         "results/check-model"
     ),
+    address: AddressOption = None,
 ) -> None:
     """Run random plans in SUMO and in the JAX model; print the Spearman rank correlation."""
     from rich.console import Console
@@ -108,10 +116,61 @@ def check_model_command(
             f"({row['sumo_wall_s']:.1f} s wall)"
         )
 
-    table, rho = check_model(scenario, out, plans=plans, on_plan=done)
+    table, rho = check_model(scenario, out, plans=plans, on_plan=done, address=address)
     target = out / f"{scenario.name}-check-model.parquet"
     table.to_parquet(target, index=False)
     console.print(
         f"{scenario.name}: Spearman {rho:.3f} over {plans} plans "
         f"(model: all {plans} plans in {table.attrs['model_s']:.2f} s); table: {target}"
     )
+
+
+@signals_app.command("optimize")
+def optimize_command(
+    spec: Annotated[
+        Path, typer.Argument(help="scenario YAML, or a RESCO-format folder / .sumocfg")
+    ],
+    plan: Annotated[
+        Path | None, typer.Option("--plan", "-o", help="also write the plan JSON here")
+    ] = None,
+    address: AddressOption = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="folder for the SUMO checks [default: next to the plan in the cache]"),
+    ] = None,
+) -> None:
+    """Search a fixed-time plan on the JAX model, check the best in SUMO (in parallel, on
+    Ray), and cache it: later runs of the scenario under `optimized` deploy it."""
+    import json
+
+    from rich.console import Console
+
+    from mobility.signals.compare import load_any
+    from mobility.signals.optimize import ensure_plan
+
+    console = Console()
+    scenario = load_any(spec)
+    found = ensure_plan(scenario, address=address, out=out, progress=True)
+    document = json.loads(found.read_text())
+    for line in plan_lines(document.get("info") or {}):
+        console.print(line)
+    if plan is not None:
+        plan.parent.mkdir(parents=True, exist_ok=True)
+        plan.write_text(found.read_text())
+        console.print(f"plan: [bold]{plan}[/]")
+    console.print(f"cached plan: {found}")
+
+
+def plan_lines(info: dict) -> list[str]:
+    """How a plan was found, a line per candidate checked in SUMO (and which won)."""
+    lines = []
+    for n, c in enumerate(info.get("candidates", [])):
+        sumo = ", ".join(f"{d:.1f}" for d in c["sumo_delay_s"]) or "-"
+        mark = "  <- chosen" if n == info.get("chosen") else ""
+        lines.append(
+            f"candidate {n} ({c['start']}, {c['adam_steps']} steps): model "
+            f"{c['model_delay_s']:.1f} s, SUMO {sumo} s{mark}"
+        )
+    if "optimise_s" in info:
+        lines.append(f"search {info['optimise_s']:.1f} s, SUMO checks {info['verify_s']:.1f} s")
+    return lines

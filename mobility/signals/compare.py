@@ -1,6 +1,8 @@
-"""Controllers side by side: the same scenario under each controller and seed, in sequence.
+"""Controllers side by side: the same scenario under each controller and seed, in parallel.
 
-Each run is an ordinary :func:`~mobility.scenario.run_scenario` run directory; the summary
+Each run is an ordinary :func:`~mobility.scenario.run_scenario` run directory, run through
+the sweep runner (:func:`mobility.experiment.runner.run_specs`) so that the output folder
+is a results store ``mobility results`` can query; the summary
 is one row per controller with the mean and the 95% interval (Student t over seeds) of
 the RESCO delay, travel time, waiting time, queue and throughput. The queue is RESCO's:
 stopped vehicles within 200 m of each stop line, per signal and decision step
@@ -11,22 +13,26 @@ per-run rows is the network-wide count of halting vehicles per step.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from mobility.config import CONTROLLERS, ScenarioSpec, load_spec
+from mobility.config import CONTROLLERS, ScenarioSpec, load_spec, signals_with
 from mobility.errors import SpecError
+from mobility.experiment.stats import mean_ci95
+from mobility.kpis import all_kpis
 
+# KPI -> column header ("label (unit)"), from the KPI declarations (mobility.kpis).
 METRICS = {
-    "resco_delay_s": "delay (s)",
-    "travel_time_mean_s": "travel time (s)",
-    "waiting_time_mean_s": "waiting (s)",
-    "resco_queue": "queue (veh)",
-    "throughput_per_hour": "throughput (veh/h)",
+    name: all_kpis()[name].heading
+    for name in (
+        "resco_delay_s",
+        "travel_time_mean_s",
+        "waiting_time_mean_s",
+        "resco_queue",
+        "throughput_per_hour",
+    )
 }
 
 
@@ -49,42 +55,70 @@ def compare(
     out_dir: Path,
     *,
     on_run: Callable[[str, int, dict], None] | None = None,
+    address: str | None = None,
+    num_cpus: int | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Run every controller with every seed; return (per-run rows, summary per controller)."""
-    from mobility.scenario import run_scenario
+    """Run every controller with every seed; return (per-run rows, summary per controller).
+
+    The runs go in parallel through the sweep runner (a local Ray, or the cluster at
+    ``address``) into the results store ``out_dir``; ``on_run`` sees each as it ends. The
+    plans of ``optimized`` are searched first where none is cached.
+    """
+    from mobility.experiment.runner import cache_inputs, run_specs
+    from mobility.experiment.sweep import ray_session
+    from mobility.signals.optimize import ensure_plans
 
     unknown = [c for c in controllers if c not in CONTROLLERS]
     if unknown:
         msg = f"--controllers: unknown {', '.join(unknown)}; use some of {', '.join(CONTROLLERS)}"
         raise SpecError(msg)
     seed_list = list(range(spec.seed, spec.seed + seeds)) if isinstance(seeds, int) else seeds
-    rows = []
-    for controller in controllers:
-        signals = spec.signals.model_copy(update={"controller": controller})
-        for seed in seed_list:
-            run_spec = spec.model_copy(
-                update={
-                    "seed": seed,
-                    "signals": signals,
-                    "name": f"{spec.name}-{controller}",
-                    "outputs": spec.outputs.model_copy(update={"resco_queue": True}),
-                }
-            )
-            started = time.perf_counter()
-            result = run_scenario(run_spec, out_dir)
-            row = {
-                "controller": controller,
+    specs = [
+        spec.model_copy(
+            update={
                 "seed": seed,
-                **{k: result.kpis.get(k, math.nan) for k in METRICS},
-                "queue_mean": queue_mean(result.run_dir),
-                "wall_s": time.perf_counter() - started,
-                "run_dir": str(result.run_dir),
+                "signals": signals_with(spec.signals, controller=controller),
+                "name": f"{spec.name}-{controller}",
+                "outputs": spec.outputs.model_copy(update={"resco_queue": True}),
             }
-            rows.append(row)
-            if on_run is not None:
-                on_run(controller, seed, row)
-    runs = pd.DataFrame(rows)
+        )
+        for controller in controllers
+        for seed in seed_list
+    ]
+
+    def row_of(i: int, result: dict) -> dict:
+        run_spec = specs[i]
+        run_dir = result.get("run_dir")
+        return {
+            "controller": run_spec.signals.controller,
+            "seed": run_spec.seed,
+            **{k: _number(result.get(f"kpi_{k}")) for k in METRICS},
+            "queue_mean": queue_mean(Path(run_dir)) if run_dir else math.nan,
+            "wall_s": _number(result.get("duration_s")),
+            "run_dir": run_dir,
+        }
+
+    def done(i: int, result: dict) -> None:
+        if on_run is not None and result.get("status") == "ok":
+            on_run(specs[i].signals.controller, specs[i].seed, row_of(i, result))
+
+    with ray_session(address, num_cpus):
+        plans = ensure_plans(specs, address=address, num_cpus=num_cpus)
+        results = run_specs(
+            specs,
+            out_dir,
+            variants=[s.signals.controller for s in specs],
+            inputs=cache_inputs(plans),
+            name=f"{spec.name}-compare",
+            on_result=done,
+        )
+    runs = pd.DataFrame([row_of(i, result) for i, result in enumerate(results)])
     return runs, summarise(runs)
+
+
+def _number(value: object) -> float:
+    """A stored KPI as a float (NaN where the run has none)."""
+    return math.nan if value is None else float(value)  # type: ignore[arg-type]
 
 
 def queue_mean(run_dir: Path) -> float:
@@ -99,21 +133,11 @@ def queue_mean(run_dir: Path) -> float:
 
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     """Mean and 95% interval half-width per controller and metric (NaN for one seed)."""
-    from scipy import stats
-
     out = []
     for controller, group in runs.groupby("controller", sort=False):
         row: dict[str, object] = {"controller": controller, "seeds": len(group)}
         for metric in METRICS:
-            values = group[metric].dropna().to_numpy(float)
-            n = len(values)
-            row[metric] = float(values.mean()) if n else math.nan
-            half = (
-                float(stats.t.ppf(0.975, n - 1) * values.std(ddof=1) / np.sqrt(n))
-                if n > 1
-                else math.nan
-            )
-            row[f"{metric}_ci95"] = half
+            row[metric], row[f"{metric}_ci95"] = mean_ci95(group[metric].to_numpy(float))
         row["wall_s"] = float(group["wall_s"].mean())
         out.append(row)
     return pd.DataFrame(out)

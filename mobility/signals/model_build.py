@@ -1,4 +1,4 @@
-"""Build the JAX model's arrays from a SUMO net and route files (sumolib; no JAX import).
+"""Build the JAX model's arrays from a :class:`~mobility.network.net.Network` and route files.
 
 Edges are those that some route uses (plus one sink edge), movements the consecutive edge
 pairs of the routes (plus "route ends here" into the sink), turning ratios the share of
@@ -9,7 +9,7 @@ listed as (movement, lane) pairs, for the model's first-in-first-out lanes, and 
 movement's bay is what its from-lanes hold. A movement belongs to the light of its
 connections; phases and transitions come from the net's own program
 (:func:`mobility.signals.phases.plan_from_program`). Trips without a route take the net's
-shortest path, as in :func:`mobility.signals.programs.movement_flows`.
+shortest path (:meth:`mobility.network.net.Network.shortest_path`).
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from mobility.demand.routes import route_vehicles
+from mobility.network.net import Network
 from mobility.signals.phases import PhasePlan
-from mobility.signals.programs import plans_from_net, read_net_signals
-from mobility.signals.routes import route_vehicles
+from mobility.signals.programs import plans_from_net
 
 JAM_SPACING_M = 7.5
 MAX_DELAY_SLOTS = 64  # longest free-flow delay line, steps (longer edges are shortened)
@@ -35,7 +36,7 @@ GREEN_SHARE = {"G": 1.0, "g": 0.35}
 
 @dataclass(frozen=True)
 class ModelArrays:
-    """Numpy arrays for :class:`mobility.signals.model.ModelNet`, ``Timing`` and ``Demand``,
+    """Numpy arrays for :class:`mobility.core.signal_model.ModelNet`, ``Timing`` and ``Demand``,
     plus the names that map them back to the net."""
 
     net: dict[str, np.ndarray]
@@ -53,7 +54,7 @@ class ModelArrays:
         """(ModelNet, Timing, Demand) as JAX arrays."""
         import jax.numpy as jnp
 
-        from mobility.signals.model import Demand, ModelNet, Timing
+        from mobility.core.signal_model import Demand, ModelNet, Timing
 
         net = ModelNet(**{k: jnp.asarray(v) for k, v in self.net.items()})
         timing = Timing(**{k: jnp.asarray(v) for k, v in self.timing.items()})
@@ -62,13 +63,13 @@ class ModelArrays:
 
 
 def read_routes(
-    routes: list[Path], net_graph, *, begin: float, end: float
+    routes: list[Path], network: Network, *, begin: float, end: float
 ) -> list[tuple[tuple[str, ...], float, float]]:
     """``[(edges, departure s, vehicles)]`` of the route files inside [begin, end)."""
     out: list[tuple[tuple[str, ...], float, float]] = []
     for el, edges, n in route_vehicles(routes, begin=begin, end=end):
         if not edges and el.get("from") and el.get("to"):
-            edges = _shortest(net_graph, el.get("from"), el.get("to"))
+            edges = network.shortest_path(el.get("from"), el.get("to"))
         if not edges:
             continue
         if el.tag == "flow":
@@ -83,16 +84,8 @@ def read_routes(
     return out
 
 
-def _shortest(graph, src: str, dst: str) -> list[str]:
-    try:
-        path, _ = graph.getShortestPath(graph.getEdge(src), graph.getEdge(dst))
-    except KeyError:
-        return []
-    return [e.getID() for e in path or []]
-
-
 def build_model(
-    net: Path,
+    network: Network,
     routes: list[Path],
     *,
     tls: list[str] | None = None,
@@ -106,13 +99,11 @@ def build_model(
     saturation_flow: float = 1800.0,
 ) -> ModelArrays:
     """The model of a scenario: its net, its routes, its lights ``tls`` (all if None)."""
-    import sumolib
-
-    graph = sumolib.net.readNet(str(net))
-    signals = read_net_signals(net)
+    graph = network.net
+    signals = network.signals
     tls = sorted(signals.programs) if tls is None else list(tls)
     plans = plans_from_net(signals, tls, yellow=yellow, all_red=all_red)
-    trips = read_routes(routes, graph, begin=begin, end=end)
+    trips = read_routes(routes, network, begin=begin, end=end)
     pair_count: Counter[tuple[str, str]] = Counter()
     used: dict[str, None] = {}
     for edges, _, n in trips:
@@ -237,12 +228,12 @@ def build_model(
 
 
 def model_for_spec(
-    spec, net: Path, routes: list[Path], *, tls: list[str] | None, dt: float
+    spec, network: Network, routes: list[Path], *, tls: list[str] | None, dt: float
 ) -> ModelArrays:
     """:func:`build_model` with the scenario's time window and signal settings."""
     sig = spec.signals
     return build_model(
-        net,
+        network,
         routes,
         tls=tls,
         begin=spec.begin,

@@ -14,7 +14,7 @@ enforces min and max green. Decision time is measured every decision (``decision
 shapes are fixed, so one compilation serves the whole run and the time per decision is
 bounded by the candidate count and horizon.
 
-The model's turning bays matter most here (:func:`mobility.signals.model.bay_overflow`):
+The model's turning bays matter most here (:func:`mobility.core.signal_model.bay_overflow`):
 a red movement queued past its own lanes stands in the way of the other movements of its
 edge and stops them, as in SUMO (``bays`` 1; 0 leaves them out). Without them a
 light whose short approach holds a queue for a red turn (ingolstadt1: a 9 m approach whose
@@ -42,8 +42,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mobility.core.signal_model import Demand, ModelNet, State, arrivals_at, movement_green, step
 from mobility.signals.controllers import MaxPressure
-from mobility.signals.model import Demand, ModelNet, State, arrivals_at, movement_green, step
 from mobility.signals.model_build import ModelArrays
 from mobility.signals.types import Layout, Observation
 

@@ -9,53 +9,19 @@ makes it the active program of that light.
 
 from __future__ import annotations
 
-import gzip
 import itertools
 from collections import Counter, defaultdict
-from dataclasses import dataclass
 from pathlib import Path
-from xml.etree import ElementTree
 from xml.sax.saxutils import quoteattr
 
+from mobility.demand.routes import route_vehicles
+from mobility.network.net import NetSignals, Network
 from mobility.signals.phases import PhasePlan, cycle_program, plan_from_program
-from mobility.signals.routes import route_vehicles
+from mobility.sim.parts import RunContext
 
 CYCLE_MIN_S = 30.0
 CYCLE_MAX_S = 180.0
 MAX_FLOW_RATIO = 0.95  # above this the intersection is oversaturated: the longest cycle
-
-
-@dataclass(frozen=True)
-class NetSignals:
-    """The traffic lights of a net file: programs and which edges each link joins."""
-
-    programs: dict[str, list[tuple[str, float]]]  # tls -> [(state, duration s)]
-    links: dict[str, dict[int, tuple[str, str, str]]]  # tls -> link -> (from, to, fromLane)
-
-
-def read_net_signals(net: Path) -> NetSignals:
-    """Stream the net's ``tlLogic`` and signalised ``connection`` elements."""
-    programs: dict[str, list[tuple[str, float]]] = {}
-    links: dict[str, dict[int, tuple[str, str, str]]] = defaultdict(dict)
-    opener = gzip.open if str(net).endswith(".gz") else open
-    with opener(net, "rb") as fh:
-        current: list[tuple[str, float]] | None = None
-        for event, el in ElementTree.iterparse(fh, events=("start", "end")):
-            tag = el.tag
-            if event == "start":
-                if tag == "tlLogic" and el.get("id") not in programs:
-                    current = programs.setdefault(el.get("id"), [])
-                elif tag == "phase" and current is not None:
-                    current.append((el.get("state"), float(el.get("duration"))))
-                elif tag == "connection" and el.get("tl"):
-                    link = (el.get("from"), el.get("to"), el.get("fromLane"))
-                    links[el.get("tl")][int(el.get("linkIndex"))] = link
-                continue
-            if tag == "tlLogic":
-                current = None
-            if tag in ("edge", "tlLogic", "connection", "junction"):
-                el.clear()
-    return NetSignals(programs, dict(links))
 
 
 def tlogic_xml(
@@ -64,11 +30,17 @@ def tlogic_xml(
     """One ``<tlLogic>``; ``phases`` are ``(state, duration, extra attributes)``."""
     lines = [f'    <tlLogic id={quoteattr(tls)} type="{kind}" programID="{program_id}" offset="0">']
     lines += [
-        f"        <param key={quoteattr(k)} value={quoteattr(str(v))}/>" for k, v in params.items()
+        f"        <param key={quoteattr(k)} value={quoteattr(_param_text(v))}/>"
+        for k, v in params.items()
     ]
     lines += [f'        <phase duration="{d:g}" state="{s}"{extra}/>' for s, d, extra in phases]
     lines.append("    </tlLogic>")
     return "\n".join(lines)
+
+
+def _param_text(value: object) -> str:
+    """A ``<param>`` value as SUMO reads it (booleans lower case)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def adaptive_program(
@@ -159,7 +131,7 @@ def webster_plan(
 
 
 def movement_flows(
-    routes: list[Path], net: Path, *, begin: float, end: float
+    routes: list[Path], network: Network, *, begin: float, end: float
 ) -> dict[tuple[str, str], float]:
     """Vehicles per hour on each (edge, next edge) pair, from the route files.
 
@@ -174,18 +146,9 @@ def movement_flows(
                 counts[pair] += n
         elif el.get("from") and el.get("to"):
             trips[(el.get("from"), el.get("to"))] += n
-    if trips:
-        import sumolib
-
-        graph = sumolib.net.readNet(str(net))
-        for (src, dst), n in trips.items():
-            try:
-                path, _ = graph.getShortestPath(graph.getEdge(src), graph.getEdge(dst))
-            except KeyError:
-                continue
-            ids = [e.getID() for e in path or []]
-            for pair in itertools.pairwise(ids):
-                counts[pair] += n
+    for (src, dst), n in trips.items():
+        for pair in itertools.pairwise(network.shortest_path(src, dst)):
+            counts[pair] += n
     hours = (end - begin) / 3600.0
     return {pair: n / hours for pair, n in counts.items()}
 
@@ -197,3 +160,44 @@ def plans_from_net(
     return {
         t: plan_from_program(t, signals.programs[t], yellow=yellow, all_red=all_red) for t in tls
     }
+
+
+# -- the program controllers of the registry: (run context, plans) -> <tlLogic> xml ---------
+
+
+def webster_programs(ctx: RunContext, plans: list[PhasePlan]) -> list[str]:
+    """Webster's fixed-time program of every light, from the scenario's own flows."""
+    sig = ctx.spec.signals
+    flows = movement_flows(list(ctx.routes), ctx.network, begin=ctx.spec.begin, end=ctx.spec.end)
+    links = ctx.network.signals.links
+    return [
+        webster_program(
+            plan,
+            links.get(plan.tls, {}),
+            flows,
+            saturation_flow=sig.saturation_flow,
+            min_green=sig.min_green,
+        )[0]
+        for plan in plans
+    ]
+
+
+def actuated_programs(ctx: RunContext, plans: list[PhasePlan]) -> list[str]:
+    """The net's phases as SUMO ``actuated`` programs (SUMO places the detectors)."""
+    return _adaptive(ctx, plans, "actuated")
+
+
+def delay_based_programs(ctx: RunContext, plans: list[PhasePlan]) -> list[str]:
+    """The net's phases as SUMO ``delay_based`` programs (SUMO places the detectors)."""
+    return _adaptive(ctx, plans, "delay_based")
+
+
+def _adaptive(ctx: RunContext, plans: list[PhasePlan], kind: str) -> list[str]:
+    sig = ctx.spec.signals
+    params = sig.params.model_dump(by_alias=True, exclude_none=True)
+    return [
+        adaptive_program(
+            plan, kind, min_green=sig.min_green, max_green=sig.max_green, params=params
+        )
+        for plan in plans
+    ]

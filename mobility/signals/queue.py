@@ -15,10 +15,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mobility.kpis import Kpi
 from mobility.sim.engine import Engine
 
 QUEUE_DISTANCE_M = 200.0
 KPI = "resco_queue"
+KPIS: tuple[Kpi, ...] = (
+    Kpi(
+        KPI,
+        "queue",
+        "veh",
+        "lower",
+        f"vehicles stopped within {QUEUE_DISTANCE_M:g} m of a stop line, per signal and "
+        "decision step (RESCO benchmark measure)",
+    ),
+)
 
 
 def approach_lanes(

@@ -1,62 +1,109 @@
-"""The one hook a run calls: turn a spec's ``signals`` section into SUMO files and controllers.
+"""The signals part of a run: the spec's ``signals`` section as SUMO programs and controllers.
 
-:func:`prepare_signals` runs before SUMO starts (it may write program files that SUMO
-loads as additional files); the returned :class:`SignalSetup` attaches phase controllers
-once the engine runs. ``static`` adds nothing: the net's own programs run untouched.
+:meth:`SignalsPart.check` refuses what the network contradicts (a signal id it does not
+have, a decision interval not longer than its own transitions); :meth:`SignalsPart.prepare`
+writes program controllers' ``<tlLogic>`` into ``signals.add.xml``, which SUMO loads after
+the net (so it becomes the active program), and builds the JAX model for controllers that
+use it; :meth:`SignalsPart.attach` starts a phase controller on the running engine. Which
+controller does what comes from :mod:`mobility.signals.registry`; nothing here names one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from mobility.config import PHASE_CONTROLLERS, ScenarioSpec
 from mobility.errors import SpecError
+from mobility.signals.phases import PhasePlan
+from mobility.signals.programs import plans_from_net
+from mobility.signals.registry import controller
 from mobility.sim.engine import Engine
+from mobility.sim.parts import RunContext, SumoInputs
 
 PROGRAMS_FILE = "signals.add.xml"
 
 
-@dataclass
-class SignalSetup:
-    """What a run needs for its signals: additional files now, controllers at start."""
+class SignalsPart:
+    """Signal programs before the run, a phase controller (and RESCO's queue) during it."""
 
-    additional: list[Path] = field(default_factory=list)
-    tls: list[str] = field(default_factory=list)
-    info: dict[str, object] = field(default_factory=dict)
-    _spec: ScenarioSpec | None = None
-    model: object | None = None  # the JAX model's arrays (model_predictive)
+    def __init__(self) -> None:
+        self.tls: list[str] = []
+        self.model: Any = None  # the JAX model's arrays, for controllers built on it
+        self.queue: Any = None  # QueueObserver, when outputs.resco_queue asks for it
+        self.driver: Any = None
+        self._ctx: RunContext | None = None
 
-    queue: object | None = None  # QueueObserver, when outputs.resco_queue asks for it
+    def check(self, ctx: RunContext) -> dict[str, PhasePlan]:
+        """The green phases of the controlled lights; SpecError where the net disagrees."""
+        sig = ctx.spec.signals
+        if sig.controller == "static" and sig.tls is None:
+            return {}
+        signals = ctx.network.signals
+        known = sorted(signals.programs)
+        tls = list(sig.tls) if sig.tls is not None else known
+        missing = [t for t in tls if t not in signals.programs]
+        if missing:
+            sample = ", ".join(known[:8]) + (" ..." if len(known) > 8 else "") or "(none)"
+            msg = (
+                f"field `signals.tls`: {', '.join(map(repr, missing))} not a traffic light of "
+                f"{ctx.network.path.name}; use ids from `mobility net info` (the net has: "
+                f"{sample})"
+            )
+            raise SpecError(msg)
+        try:
+            plans = plans_from_net(signals, tls, yellow=sig.yellow, all_red=sig.all_red)
+        except ValueError as exc:
+            raise SpecError(f"field `signals.tls`: {exc}; leave that signal out of `tls`") from None
+        if controller(sig.controller).kind == "phase":
+            _check_decision_interval(sig.decision_interval, plans)
+        return plans
 
-    def kpis(self) -> dict[str, float]:
-        """The signal KPIs of the finished run (``resco_queue`` when asked for)."""
-        return self.queue.kpis() if self.queue is not None else {}
+    def prepare(self, ctx: RunContext) -> SumoInputs:
+        self._ctx = ctx
+        plans = self.check(ctx)
+        self.tls = list(plans)
+        sig = ctx.spec.signals
+        declared = controller(sig.controller)
+        if declared.uses_model and declared.kind == "phase":
+            from mobility.signals.model_build import model_for_spec
+
+            dt = float(getattr(sig.params, "dt", 2.0))
+            self.model = model_for_spec(
+                ctx.spec, ctx.network, list(ctx.routes), tls=self.tls, dt=dt
+            )
+        if declared.kind != "program" or not declared.code:
+            return SumoInputs()
+        logics = declared.load()(ctx, [plans[t] for t in self.tls])
+        (ctx.folder / PROGRAMS_FILE).write_text(
+            "<additional>\n" + "\n".join(logics) + "\n</additional>\n"
+        )
+        return SumoInputs(additional=[Path(PROGRAMS_FILE)])  # next to run.sumocfg
 
     def attach(self, engine: Engine) -> None:
-        """Start the phase controller (if any) on the running engine."""
-        spec = self._spec
-        if spec is not None and spec.outputs.resco_queue:
+        """Start the phase controller (if any), and RESCO's queue observer when asked."""
+        spec = self._ctx.spec if self._ctx is not None else None
+        if spec is None:
+            return
+        sig = spec.signals
+        if spec.outputs.resco_queue:
             from mobility.signals.queue import QueueObserver
 
-            every = spec.signals.decision_interval
-            self.queue = QueueObserver(self.tls or engine.traffic_lights(), every)
-            self.queue.attach(engine, first=engine.time + every)
-        if spec is None or spec.signals.controller not in PHASE_CONTROLLERS or not self.tls:
+            self.queue = QueueObserver(self.tls or engine.traffic_lights(), sig.decision_interval)
+            self.queue.attach(engine, first=engine.time + sig.decision_interval)
+        declared = controller(sig.controller)
+        if declared.kind != "phase" or not self.tls:
             return
-        from mobility.signals.controllers import make_controller
         from mobility.signals.driver import SignalDriver
 
-        sig = spec.signals
-        if sig.controller == "model_predictive":
-            from mobility.signals.model_predictive import ModelPredictive
-
-            controller = ModelPredictive(self.model, **dict(sig.params))
-            controller.decision_interval = sig.decision_interval
+        params = dict(sig.params)
+        make = declared.load()
+        if declared.uses_model:
+            phase_controller = make(self.model, **params)
+            phase_controller.decision_interval = sig.decision_interval  # its rollouts' step
         else:
-            controller = make_controller(sig.controller, dict(sig.params))
-        driver = SignalDriver(
-            controller=controller,
+            phase_controller = make(**params)
+        self.driver = SignalDriver(
+            controller=phase_controller,
             tls=self.tls,
             decision_interval=sig.decision_interval,
             min_green=sig.min_green,
@@ -64,112 +111,21 @@ class SignalSetup:
             yellow=sig.yellow,
             all_red=sig.all_red,
         )
-        driver.attach(engine)
-        self.driver = driver
+        self.driver.attach(engine)
+
+    def finish(self, folder: Path) -> dict[str, float]:
+        """The signal KPIs of the finished run (``resco_queue`` when asked for)."""
+        return self.queue.kpis() if self.queue is not None else {}
 
 
-def prepare_signals(
-    spec: ScenarioSpec, *, net: Path, routes: list[Path], folder: Path
-) -> SignalSetup:
-    """Check the signal section against the net and write program files into ``folder``.
-
-    Raises :class:`SpecError` for a signal id that is not in the net, settings a controller
-    does not know, or a decision interval not longer than the net's own transitions.
-    """
-    from mobility.signals.controllers import PHASE_CONTROLLERS as PHASE_CLASSES
-    from mobility.signals.programs import (
-        adaptive_program,
-        movement_flows,
-        plans_from_net,
-        read_net_signals,
-        webster_program,
-    )
-
-    sig = spec.signals
-    if sig.controller == "static" and sig.tls is None:
-        return SignalSetup(_spec=spec)
-    signals = read_net_signals(net)
-    known = sorted(signals.programs)
-    tls = list(sig.tls) if sig.tls is not None else known
-    missing = [t for t in tls if t not in signals.programs]
-    if missing:
-        sample = ", ".join(known[:8]) + (" ..." if len(known) > 8 else "") or "(none)"
-        msg = (
-            f"field `signals.tls`: {', '.join(map(repr, missing))} not a traffic light of "
-            f"{net.name}; use ids from `mobility net info` (the net has: {sample})"
-        )
-        raise SpecError(msg)
-    setup = SignalSetup(tls=tls, _spec=spec)
-    try:
-        plans = plans_from_net(signals, tls, yellow=sig.yellow, all_red=sig.all_red)
-    except ValueError as exc:
-        raise SpecError(f"field `signals.tls`: {exc}; leave that signal out of `tls`") from None
-    if sig.controller == "model_predictive":
-        from mobility.signals.model_build import model_for_spec
-        from mobility.signals.model_predictive import ModelPredictive
-
-        try:
-            ModelPredictive(None, **sig.params)
-        except ValueError as exc:
-            raise SpecError(f"field `signals.params`: {exc}; fix or remove it") from None
-        dt = float(sig.params.get("dt", 2.0))
-        setup.model = model_for_spec(spec, net, routes, tls=tls, dt=dt)
-    if sig.controller in PHASE_CLASSES or sig.controller == "model_predictive":
-        try:
-            if sig.controller in PHASE_CLASSES:
-                PHASE_CLASSES[sig.controller](**sig.params)
-        except ValueError as exc:
-            raise SpecError(f"field `signals.params`: {exc}; fix or remove it") from None
-        for plan in plans.values():
-            longest = max(y + r for y, r in zip(plan.yellow, plan.all_red, strict=True))
-            if sig.decision_interval <= longest:
-                msg = (
-                    f"field `signals.decision_interval`: {sig.decision_interval:g} s is not "
-                    f"longer than the yellow + all-red of {plan.tls!r} in the net "
-                    f"({longest:g} s); raise it or set `signals.yellow`"
-                )
-                raise SpecError(msg)
-        return setup
-    if sig.controller == "static":
-        return setup
-    if sig.params and sig.controller == "webster":
-        raise SpecError("field `signals.params`: webster takes no params; remove them")
-    logics = []
-    if sig.controller == "webster":
-        flows = movement_flows(routes, net, begin=spec.begin, end=spec.end)
-        cycles = {}
-        for t, plan in plans.items():
-            xml, cycles[t] = webster_program(
-                plan,
-                signals.links.get(t, {}),
-                flows,
-                saturation_flow=sig.saturation_flow,
-                min_green=sig.min_green,
+def _check_decision_interval(interval: float, plans: dict[str, PhasePlan]) -> None:
+    """A phase controller decides between transitions: each must fit in one interval."""
+    for plan in plans.values():
+        longest = max(y + r for y, r in zip(plan.yellow, plan.all_red, strict=True))
+        if interval <= longest:
+            msg = (
+                f"field `signals.decision_interval`: {interval:g} s is not longer than the "
+                f"yellow + all-red of {plan.tls!r} in the net ({longest:g} s); raise it or "
+                "set `signals.yellow`"
             )
-            logics.append(xml)
-        setup.info["webster_cycle_s"] = cycles
-    elif sig.controller == "optimized":
-        from mobility.signals.optimized import optimized_programs
-
-        try:
-            logics, info = optimized_programs(
-                spec, net=net, routes=routes, plans=[plans[t] for t in tls], folder=folder
-            )
-        except ValueError as exc:
-            raise SpecError(f"field `signals.params`: {exc}; fix or remove it") from None
-        setup.info.update(info)
-    else:
-        for plan in plans.values():
-            logics.append(
-                adaptive_program(
-                    plan,
-                    sig.controller,
-                    min_green=sig.min_green,
-                    max_green=sig.max_green,
-                    params=dict(sig.params),
-                )
-            )
-    path = folder / PROGRAMS_FILE
-    path.write_text("<additional>\n" + "\n".join(logics) + "\n</additional>\n")
-    setup.additional.append(Path(PROGRAMS_FILE))  # relative: resolved next to run.sumocfg
-    return setup
+            raise SpecError(msg)

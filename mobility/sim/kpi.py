@@ -17,7 +17,105 @@ import math
 import numpy as np
 import pyarrow as pa
 
+from mobility.kpis import Kpi
+
 MG_PER_KG = 1e6
+
+# What compute_kpis writes. Headline KPIs lead a sweep report in this order.
+KPIS: tuple[Kpi, ...] = (
+    Kpi(
+        "travel_time_mean_s",
+        "travel time",
+        "s",
+        "lower",
+        "average door-to-door travel time",
+        headline=True,
+    ),
+    Kpi("travel_time_p50_s", "median travel time", "s", "lower", "median travel time"),
+    Kpi(
+        "travel_time_p95_s",
+        "p95 travel time",
+        "s",
+        "lower",
+        "travel time of the slowest 5 % of trips",
+    ),
+    Kpi(
+        "time_loss_mean_s",
+        "time loss",
+        "s",
+        "lower",
+        "average delay: time lost against free-flow driving",
+        headline=True,
+    ),
+    Kpi(
+        "waiting_time_mean_s",
+        "waiting",
+        "s",
+        "lower",
+        "average time standing still (below 0.1 m/s)",
+        headline=True,
+    ),
+    Kpi("depart_delay_mean_s", "depart delay", "s", "lower", "average wait to enter the network"),
+    Kpi(
+        "resco_delay_s",
+        "delay",
+        "s",
+        "lower",
+        "delay incl. waiting to enter (RESCO benchmark measure)",
+    ),
+    Kpi("mean_speed_mps", "mean speed", "m/s", "higher", "average speed over the whole trip"),
+    Kpi("route_length_mean_m", "trip length", "m", "neither", "average trip length"),
+    Kpi("vehicles_loaded", "vehicles", "veh", "neither", "vehicles that wanted to travel"),
+    Kpi(
+        "trips_completed",
+        "trips completed",
+        "trips",
+        "higher",
+        "trips that reached their destination",
+        headline=True,
+    ),
+    Kpi(
+        "trips_unfinished",
+        "trips unfinished",
+        "trips",
+        "lower",
+        "trips still on the road (or never started) at the end",
+    ),
+    Kpi(
+        "vehicles_never_departed",
+        "never departed",
+        "veh",
+        "lower",
+        "vehicles that could not even enter the network",
+    ),
+    Kpi(
+        "vehicles_in_network_at_end",
+        "still driving at end",
+        "veh",
+        "lower",
+        "vehicles still driving when the simulation ended",
+    ),
+    Kpi(
+        "throughput_per_hour",
+        "throughput",
+        "trips/h",
+        "higher",
+        "completed trips per hour",
+        headline=True,
+    ),
+    # only with outputs.emissions (SUMO's CO2_abs and fuel_abs in the trips table)
+    Kpi("co2_total_kg", "CO2", "kg", "lower", "CO2 emitted by all vehicles", headline=True),
+    Kpi("fuel_total_kg", "fuel", "kg", "lower", "fuel burnt by all vehicles"),
+    Kpi("co2_per_km_g", "CO2 per km", "g/km", "lower", "CO2 per vehicle-kilometre driven"),
+    Kpi(
+        "teleports",
+        "teleports",
+        "veh",
+        "lower",
+        "vehicles SUMO removed after being stuck (gridlock sign)",
+        headline=True,
+    ),
+)
 
 
 def compute_kpis(

@@ -23,6 +23,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mobility.sim import sumocfg
+from mobility.sim.kpi import compute_kpis
+from mobility.sim.parts import RunContext, SumoInputs
 
 _TEXT_COLUMNS = {"id", "departLane", "arrivalLane", "devices", "vType", "vaporized", "edge_id"}
 _EDGE_KEYS = ["interval_begin", "interval_end", "edge_id"]
@@ -96,3 +98,30 @@ def write_tables(run_dir: Path) -> dict[str, pa.Table]:
     for raw in run_dir.glob("*.raw.parquet"):
         raw.unlink()
     return tables
+
+
+class OutputsPart:
+    """The outputs every run writes (SUMO's tripinfo, edge data, summary, statistics) and the
+    KPIs computed from them. First in a run's parts, so it finishes last: other parts may
+    take over an output (the shuttles' tripinfo) and hand it back converted."""
+
+    def __init__(self) -> None:
+        self._window = (0.0, 0.0)
+
+    def check(self, ctx: RunContext) -> None:
+        """Nothing to check against the network."""
+
+    def prepare(self, ctx: RunContext) -> SumoInputs:
+        self._window = (ctx.spec.begin, ctx.spec.end)
+        (ctx.folder / sumocfg.ADDITIONAL).write_text(sumocfg.edgedata_xml(ctx.spec))
+        return SumoInputs(
+            additional=[Path(sumocfg.ADDITIONAL)], options=sumocfg.output_options(ctx.spec)
+        )
+
+    def attach(self, engine: object) -> None:
+        """SUMO writes these outputs itself."""
+
+    def finish(self, folder: Path) -> dict[str, float]:
+        tables = write_tables(folder)
+        begin, end = self._window
+        return compute_kpis(tables["trips"], statistics(folder), begin=begin, end=end)

@@ -11,6 +11,7 @@ from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 from mobility.config import ScenarioSpec
+from mobility.sim.parts import SumoInputs
 
 # Output file names inside a run directory, as SUMO writes them (renamed after the run).
 RAW_TRIPS = "tripinfo.raw.parquet"
@@ -23,26 +24,13 @@ CONFIG = "run.sumocfg"
 ADDITIONAL = "outputs.add.xml"
 
 
-def write_sumocfg(
-    spec: ScenarioSpec,
-    *,
-    net: Path,
-    routes: list[Path],
-    folder: Path,
-    additional: list[Path] = (),
-    extra: dict[str, dict[str, str]] | None = None,
-) -> Path:
-    """Write ``run.sumocfg`` and the edge-data definitions into ``folder``; return the cfg.
-
-    ``extra`` adds options by section (``{"output": {"stop-output": ...}}``).
-    """
-    outputs_add = folder / ADDITIONAL
-    outputs_add.write_text(_edgedata_xml(spec))
+def write_sumocfg(spec: ScenarioSpec, *, net: Path, inputs: SumoInputs, folder: Path) -> Path:
+    """Write ``run.sumocfg`` into ``folder`` from the network and the parts' inputs."""
     options = {
         "input": {
             "net-file": str(net),
-            "route-files": ",".join(str(r) for r in routes),
-            "additional-files": ",".join([ADDITIONAL, *(str(a) for a in additional)]),
+            "route-files": ",".join(str(r) for r in inputs.routes),
+            "additional-files": ",".join(str(a) for a in inputs.additional),
         },
         "time": {
             "begin": f"{spec.begin:g}",
@@ -53,26 +41,34 @@ def write_sumocfg(
             "time-to-teleport": f"{spec.time_to_teleport:g}",
         },
         "random_number": {"seed": str(spec.seed)},
-        "output": {
-            "tripinfo-output": RAW_TRIPS,
-            "tripinfo-output.write-unfinished": "true",
-            "tripinfo-output.write-undeparted": "true",
-            "summary-output": RAW_TIMELINE,
-            "statistic-output": STATISTICS,
-        },
         "report": {
             "log": SUMO_LOG,
             "no-step-log": "true",
             "duration-log.statistics": "false",
         },
     }
-    if spec.outputs.emissions:
-        options["emissions"] = {"device.emissions.probability": "1"}
-    for section, values in (extra or {}).items():  # e.g. shuttles: taxi device, personinfo
+    for section, values in inputs.options.items():  # outputs, taxi devices, personinfo, ...
         options.setdefault(section, {}).update(values)
     cfg = folder / CONFIG
     cfg.write_text(_config_xml(options))
     return cfg
+
+
+def output_options(spec: ScenarioSpec) -> dict[str, dict[str, str]]:
+    """The outputs every run writes: tripinfo (unfinished and undeparted included), the
+    per-step summary, end statistics and, when asked, emissions."""
+    options = {
+        "output": {
+            "tripinfo-output": RAW_TRIPS,
+            "tripinfo-output.write-unfinished": "true",
+            "tripinfo-output.write-undeparted": "true",
+            "summary-output": RAW_TIMELINE,
+            "statistic-output": STATISTICS,
+        }
+    }
+    if spec.outputs.emissions:
+        options["emissions"] = {"device.emissions.probability": "1"}
+    return options
 
 
 def _config_xml(options: dict[str, dict[str, str]]) -> str:
@@ -85,7 +81,8 @@ def _config_xml(options: dict[str, dict[str, str]]) -> str:
     return f"<configuration>\n{sections}</configuration>\n"
 
 
-def _edgedata_xml(spec: ScenarioSpec) -> str:
+def edgedata_xml(spec: ScenarioSpec) -> str:
+    """The edge-data definitions (traffic, and emissions when asked) of ``outputs.add.xml``."""
     period = f"{spec.outputs.edgedata_period:g}"
     lines = [f'  <edgeData id="traffic" period="{period}" file="{RAW_EDGES}"/>\n']
     if spec.outputs.emissions:

@@ -2,7 +2,7 @@
 
 For a dispatcher or a planner who needs "how long from here to there" under the current
 link loads (or an empty network): one batched shortest-path run from every origin at once
-(:func:`mobility.routing.paths.trees`), read out as a dense matrix. Times are BPR link
+(:func:`mobility.core.routing.paths.trees`), read out as a dense matrix. Times are BPR link
 travel times at the given flows, in the network's units (seconds on SUMO networks).
 """
 
@@ -16,10 +16,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mobility.network.arrays import NetworkArrays
-from mobility.routing.cost import LinkCosts, travel_time
-from mobility.routing.graph import routing_graph
-from mobility.routing.paths import _trees
+from mobility.core.arrays import NetworkArrays
+from mobility.core.routing.cost import LinkCosts, travel_time
+from mobility.core.routing.graph import routing_graph
+from mobility.core.routing.paths import _trees
 
 
 def travel_time_table(

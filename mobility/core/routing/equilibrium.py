@@ -24,19 +24,18 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pandas as pd
 
-from mobility.errors import DemandError
-from mobility.network.arrays import NetworkArrays
-from mobility.routing.cost import (
+from mobility.core.arrays import NetworkArrays
+from mobility.core.routing.cost import (
     LinkCosts,
     beckmann,
     cost_derivative,
     generalized_cost,
     travel_time,
 )
-from mobility.routing.graph import RoutingGraph, routing_graph
-from mobility.routing.loading import all_or_nothing
+from mobility.core.routing.graph import RoutingGraph, routing_graph
+from mobility.core.routing.loading import all_or_nothing
+from mobility.errors import DemandError
 
 ALGORITHMS = {"fw": 0, "cfw": 1, "bfw": 2}  # the highest conjugacy level each may use
 _MAX_CONJUGATE = 0.99999  # CFW weight cap: at 1 the target would stop moving
@@ -80,7 +79,10 @@ class State:
 class Equilibrium:
     """Result of an assignment: link flows and costs, and how far it converged."""
 
-    links: pd.DataFrame  # one row per link: labels, flow, time, cost, voc
+    flow: np.ndarray  # [L] flow of each real link (padding left out)
+    time: np.ndarray  # [L] travel time at that flow
+    cost: np.ndarray  # [L] generalized cost (time plus tolls and distance, weighted)
+    voc: np.ndarray  # [L] volume over capacity
     objective: float  # Beckmann objective (generalized cost)
     tstt: float  # total system travel time: sum of flow x travel time
     gap: float  # relative gap of the returned flows
@@ -300,7 +302,6 @@ def user_equilibrium(
     max_iterations: int = 1000,
     toll_factor: float = 0.0,
     distance_factor: float = 0.0,
-    labels: pd.DataFrame | None = None,
     zone_labels: np.ndarray | None = None,
     progress: Callable[[int, float], None] | None = None,
     progress_every: int = 10,
@@ -308,8 +309,8 @@ def user_equilibrium(
 ) -> Equilibrium:
     """Assign the OD matrix ``demand`` ``(Z, Z)`` to user equilibrium with BPR link costs.
 
-    Stops at relative gap ``gap`` or after ``max_iterations``. ``labels`` (one row per link)
-    starts the result's link table; ``zone_labels`` name zones in errors (default 1..Z).
+    Stops at relative gap ``gap`` or after ``max_iterations``. ``zone_labels`` name zones in
+    errors (default 1..Z).
     ``progress(iteration, gap)`` is called every ``progress_every`` iterations. Runs on JAX's
     default device; float64 is enabled for this call only.
 
@@ -348,7 +349,7 @@ def user_equilibrium(
             limit = min(max_iterations, int(state.iteration) + chunk)
         state = jax.device_get(state)
         seconds = time.perf_counter() - start
-        return _result(p, state, arrays, labels, algorithm, gap, seconds, demand)
+        return _result(p, state, arrays, algorithm, gap, seconds, demand)
 
 
 def _check_reachable(state: State, p: Problem, zone_labels: np.ndarray | None) -> None:
@@ -369,7 +370,6 @@ def _result(
     p: Problem,
     state: State,
     arrays: NetworkArrays,
-    labels: pd.DataFrame | None,
     algorithm: str,
     target_gap: float,
     seconds: float,
@@ -381,16 +381,12 @@ def _result(
     time_ = np.asarray(travel_time(costs, flow))
     cost = time_ + costs.fixed
     mask = np.asarray(arrays.link_mask)
-    table = pd.DataFrame(index=pd.RangeIndex(int(mask.sum()), name="link"))
-    if labels is not None:
-        table = labels.reset_index(drop=True).copy()
-    table["flow"] = flow[mask]
-    table["time"] = time_[mask]
-    table["cost"] = cost[mask]
-    table["voc"] = flow[mask] / costs.capacity[mask]
     k = int(state.iteration)
     return Equilibrium(
-        links=table,
+        flow=flow[mask],
+        time=time_[mask],
+        cost=cost[mask],
+        voc=flow[mask] / costs.capacity[mask],
         objective=float(beckmann(costs, flow)),
         tstt=float(np.dot(flow, time_)),
         gap=float(state.gap),

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from mobility.signals.model import Demand, ModelNet, Plan, Timing, plan_delay, sample_demand
+from mobility.core.signal_model import Demand, ModelNet, Plan, Timing, plan_delay, sample_demand
 
 OFFSET_SCALE = 10.0  # s of offset per unit of its parameter (puts both on Adam's scale)
 CYCLE_SCALES = (0.6, 0.8, 1.25)  # the given plans are also started at these cycle lengths

@@ -14,8 +14,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from mobility.routing.graph import RoutingGraph
-from mobility.routing.paths import Trees, trees
+from mobility.core.routing.graph import RoutingGraph
+from mobility.core.routing.paths import Trees, trees
 
 
 def subtree_sums(parent: jax.Array, own: jax.Array) -> jax.Array:
@@ -42,7 +42,7 @@ def subtree_sums(parent: jax.Array, own: jax.Array) -> jax.Array:
 def load_trees(graph: RoutingGraph, pred: jax.Array, trips: jax.Array) -> jax.Array:
     """Link flows ``(E,)`` of ``trips`` ``(O, Z)`` sent along trees with predecessors ``pred``.
 
-    ``pred`` is ``(R, O)`` in position order (see :class:`~mobility.routing.paths.Trees`).
+    ``pred`` is ``(R, O)`` in position order (see :class:`~mobility.core.routing.paths.Trees`).
     Trips to unreachable destinations are dropped: check reachability before loading.
     """
     own = jnp.zeros(pred.shape, dtype=trips.dtype).at[graph.dest_in].add(trips.T)

@@ -11,10 +11,10 @@ Each ``y_j`` sends all of an OD pair's trips along one path of iteration ``j``'s
 shortest-path trees. So tracking the weights ``w`` next to the flows gives path flows:
 ``flow(od, P) = trips(od) * sum of w_j over the iterations j whose tree path is P``, and
 their sum on every link is exactly ``x_k`` (checked in the tests). The iterations are those
-of :mod:`mobility.routing.equilibrium` (same targets, same exact line search); the loop
+of :mod:`mobility.core.routing.equilibrium` (same targets, same exact line search); the loop
 runs on the host around the jitted all-or-nothing load, because it has to read each
 iteration's trees. That costs a little per iteration and suits the networks a SUMO scenario
-routes on; :func:`~mobility.routing.equilibrium.user_equilibrium` stays the fast path when
+routes on; :func:`~mobility.core.routing.equilibrium.user_equilibrium` stays the fast path when
 only link flows are wanted.
 
 Pure JAX and numpy, like the rest of :mod:`mobility.routing`.
@@ -28,10 +28,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mobility.errors import DemandError
-from mobility.network.arrays import NetworkArrays
-from mobility.routing.cost import generalized_cost, travel_time
-from mobility.routing.equilibrium import (
+from mobility.core.arrays import NetworkArrays
+from mobility.core.routing.cost import generalized_cost, travel_time
+from mobility.core.routing.equilibrium import (
     ALGORITHMS,
     Problem,
     line_search,
@@ -39,7 +38,8 @@ from mobility.routing.equilibrium import (
     relative_gap,
     target_weights,
 )
-from mobility.routing.loading import all_or_nothing
+from mobility.core.routing.loading import all_or_nothing
+from mobility.errors import DemandError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,7 +73,7 @@ def path_equilibrium(
 ) -> PathFlows:
     """Assign ``demand`` ``(Z, Z)`` to user equilibrium and return its path flows.
 
-    Arguments as :func:`~mobility.routing.equilibrium.user_equilibrium`. Paths whose share
+    Arguments as :func:`~mobility.core.routing.equilibrium.user_equilibrium`. Paths whose share
     of their OD pair's trips is below ``min_share`` are dropped (the others rescaled), so
     that early iterations' paths with vanishing weight do not become routes. An OD pair that
     no path joins is a :class:`~mobility.errors.DemandError` naming both zones

@@ -24,7 +24,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from mobility.network.arrays import NetworkArrays
+from mobility.core.arrays import NetworkArrays
 
 
 @jax.tree_util.register_dataclass

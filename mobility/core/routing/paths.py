@@ -1,7 +1,7 @@
 """Batched shortest-path trees in JAX: travel costs and predecessor links from many origins.
 
 Written by hand: no JAX library computes shortest paths. The algorithm is Bellman-Ford in
-its "pull" form over the in-slots of a :class:`~mobility.routing.graph.RoutingGraph`: each
+its "pull" form over the in-slots of a :class:`~mobility.core.routing.graph.RoutingGraph`: each
 sweep lowers every node's distance to every origin to the best of its in-links at once, and
 sweeps repeat until nothing changes (one per link of the deepest tree, about 45 on Chicago
 Sketch). Against Dijkstra's heap that is more arithmetic, but every operation is a dense
@@ -27,8 +27,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mobility.network.arrays import NetworkArrays
-from mobility.routing.graph import RoutingGraph, routing_graph
+from mobility.core.arrays import NetworkArrays
+from mobility.core.routing.graph import RoutingGraph, routing_graph
 
 SWEEPS_PER_CHECK = 4
 

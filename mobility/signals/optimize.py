@@ -1,0 +1,352 @@
+"""``mobility signals optimize``: search fixed-time plans on the JAX model, check them in SUMO.
+
+The scenario's net and routes become the model's arrays
+(:mod:`mobility.signals.model_build`); :func:`mobility.core.plan_search.optimise` screens
+the net's own plan, Webster's, both at other cycle lengths, and many random plans over
+demand samples in one call, and refines the best by gradient (greens, a cycle length per
+light, offsets). The model ranks plans well but not perfectly (see ``mobility signals
+check-model``), so the ``verify`` best of its plans then run in SUMO on held-out seeds (from
+``VERIFY_SEED + 100 seed``, never seeds a comparison runs; successive halving over
+``verify_seeds`` seeds), in parallel through the sweep runner
+(:func:`mobility.experiment.runner.run_specs`), and the best there is the plan. Only plans
+the optimiser produced compete: the net's own and Webster's plans are starting points,
+never the answer as they are.
+
+A fixed-time plan is made once and then deployed: the search is seeded by ``params.seed``
+(not the run's seed) and stored in the content cache under the scenario's content (net,
+routes, spec but its seed, settings: :func:`mobility.signals.optimized.plan_key`), where
+the ``optimized`` controller of every later run with that content finds it. Commands that
+launch runs (``mobility run``, ``sweep``, ``signals compare``) call :func:`ensure_plan`
+first; a run itself never searches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mobility.cache import cached_build
+from mobility.config import ScenarioSpec, signals_with
+from mobility.network.net import Network
+from mobility.signals.model_build import ModelArrays
+from mobility.signals.optimized import (
+    PLAN_FILE,
+    PLAN_KIND,
+    cached_plan,
+    plan_key,
+    plan_settings,
+)
+from mobility.signals.phases import PhasePlan
+
+VERIFY_SEED = 10_000  # SUMO seeds of the check start here, clear of the runs' own seeds
+
+
+def needs_plan(spec: ScenarioSpec) -> bool:
+    """True when a run of ``spec`` deploys a searched plan (``optimized``, no plan given)."""
+    return spec.signals.controller == "optimized" and not plan_settings(spec)["plan"]
+
+
+def as_optimized(spec: ScenarioSpec) -> ScenarioSpec:
+    """``spec`` under the ``optimized`` controller (default settings when it had another):
+    the spec a run deploying the plan has, so that both compute the same cache key."""
+    if spec.signals.controller == "optimized":
+        return spec
+    return spec.model_copy(update={"signals": signals_with(spec.signals, controller="optimized")})
+
+
+def ensure_plan(
+    spec: ScenarioSpec,
+    *,
+    address: str | None = None,
+    out: Path | None = None,
+    num_cpus: int | None = None,
+    progress: bool = False,
+) -> Path:
+    """The plan file a run of ``spec`` under ``optimized`` deploys: its ``params.plan``, the
+    plan searched before for its content, or one searched now and cached.
+
+    The SUMO checks of a search run on Ray (local, or the cluster at ``address``) into the
+    results store ``out`` (default: next to the plan in the cache).
+    """
+    spec = as_optimized(spec)
+    given = plan_settings(spec)["plan"]
+    if given:
+        return Path(given)
+    network, routes, plans = scenario_parts(spec)
+    key = plan_key(spec, network=network, routes=routes, tls=[p.tls for p in plans])
+
+    def build(tmp: Path) -> Path:
+        checks = Path(out) if out is not None else tmp / "check"
+        run = {"address": address, "num_cpus": num_cpus, "progress": progress}
+        doc, info = search_plan(spec, network, routes, plans, checks, **run)
+        target = tmp / PLAN_FILE
+        target.write_text(json.dumps({"tls": doc, "info": info}, indent=1))
+        return target
+
+    return cached_build(PLAN_KIND, key, build, PLAN_FILE)
+
+
+def ensure_plans(
+    specs: Sequence[ScenarioSpec],
+    *,
+    address: str | None = None,
+    num_cpus: int | None = None,
+    on_search: Callable[[ScenarioSpec], None] | None = None,
+) -> list[Path]:
+    """The cached plans of every spec that needs one (:func:`needs_plan`), searched where
+    missing (once per content: seeds that share their demand share one search), under one
+    Ray session. Called by commands before they launch runs."""
+    from mobility.experiment.sweep import ray_session
+
+    found: dict[Path, None] = {}
+    missing = []
+    for spec in specs:
+        if not needs_plan(spec):
+            continue
+        network, routes, plans = scenario_parts(spec)
+        path = cached_plan(spec, network=network, routes=routes, tls=[p.tls for p in plans])
+        if path is None:
+            missing.append(spec)
+        else:
+            found[path] = None
+    if missing:
+        with ray_session(address, num_cpus):
+            for spec in missing:
+                if on_search is not None:
+                    on_search(spec)
+                found[ensure_plan(spec, address=address, num_cpus=num_cpus)] = None
+    return list(found)
+
+
+def scenario_parts(spec: ScenarioSpec) -> tuple[Network, list[Path], list[PhasePlan]]:
+    """The scenario's network, route files and controlled lights, as a run of it sees them
+    (checked as a run checks them: a SpecError before a long search, not after)."""
+    from mobility.demand.build import build_demand
+    from mobility.scenario import check_scenario
+    from mobility.signals.programs import plans_from_net
+
+    network = check_scenario(spec)
+    routes = build_demand(spec, network)
+    sig = spec.signals
+    tls = list(sig.tls) if sig.tls is not None else sorted(network.signals.programs)
+    plans = plans_from_net(network.signals, tls, yellow=sig.yellow, all_red=sig.all_red)
+    return network, list(routes), [plans[t] for t in tls]
+
+
+def plan_spec(spec: ScenarioSpec, plan_file: Path, *, name: str, seed: int) -> ScenarioSpec:
+    """``spec`` under the fixed-time plan in ``plan_file`` (``optimized`` given the plan)."""
+    params = {"plan": str(Path(plan_file).resolve())}
+    signals = signals_with(spec.signals, controller="optimized", params=params)
+    return spec.model_copy(update={"signals": signals, "name": name, "seed": seed})
+
+
+def write_plan_file(folder: Path, doc: dict) -> Path:
+    """``{"tls": doc}`` as ``folder/<content hash>.json``: a run's spec names its plan by
+    path, so a name per content keeps one path from ever meaning two plans."""
+    text = json.dumps({"tls": doc}, indent=1, sort_keys=True)
+    path = Path(folder) / f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return path
+
+
+def plan_document(
+    plans: Sequence[PhasePlan], greens: np.ndarray, offsets: np.ndarray, *, step: float
+) -> dict:
+    """``{tls: {"greens": [...], "offset": s}}`` of greens [T, P] and offsets [T], in whole
+    simulation steps: SUMO switches phases on steps, so a 5.1 s green would show for 6 s
+    and shift the rest of the cycle (on cologne3 that alone moved the delay by 6 s)."""
+
+    def steps(x: np.ndarray) -> list[float]:
+        return [float(v) for v in np.round(np.atleast_1d(x) / step) * step]
+
+    return {
+        plan.tls: {"greens": steps(greens[k, : len(plan.greens)]), "offset": steps(offsets[k])[0]}
+        for k, plan in enumerate(plans)
+    }
+
+
+def webster_greens_array(
+    arrays: ModelArrays, network: Network, routes: list[Path], *, spec: ScenarioSpec
+) -> np.ndarray:
+    """[T, P] Webster's greens of every light (the ``webster`` controller's plan)."""
+    from mobility.signals.programs import movement_flows, webster_plan
+
+    sig = spec.signals
+    links = network.signals.links
+    flows = movement_flows(routes, network, begin=spec.begin, end=spec.end)
+    out = np.zeros_like(arrays.base_green)
+    for k, plan in enumerate(arrays.plans):
+        _, greens = webster_plan(
+            plan,
+            links.get(plan.tls, {}),
+            flows,
+            saturation_flow=sig.saturation_flow,
+            min_green=sig.min_green,
+        )
+        out[k, : len(greens)] = np.clip(greens, sig.min_green, sig.max_green)
+    return out
+
+
+def optimise_on_model(
+    arrays: ModelArrays, given: np.ndarray, settings: dict[str, Any], *, duration: float
+):
+    """The optimiser's :class:`~mobility.core.plan_search.Result` from the ``given``
+    greens [G, T, P] (offsets zero) and ``starts - G`` random plans."""
+    import jax
+    import jax.numpy as jnp
+
+    from mobility.core.plan_search import CYCLE_SCALES, optimise
+    from mobility.core.signal_model import Plan, steps_for
+
+    net, timing, demand = arrays.jax()
+    starts = jnp.asarray(given), jnp.zeros(given.shape[:2])
+    result = optimise(
+        net,
+        timing,
+        demand,
+        Plan(*starts),
+        jax.random.PRNGKey(settings["seed"]),
+        starts=max(settings["starts"], len(given) * (1 + len(CYCLE_SCALES))),
+        refine=max(min(settings["refine"], settings["starts"]), len(given)),
+        samples=settings["samples"],
+        iterations=settings["iterations"],
+        steps=steps_for(duration, arrays.dt),
+        dt=arrays.dt,
+        tau=settings["tau"],
+        lr=settings["lr"],
+        noise=settings["noise"],
+        spread=settings["spread"],
+    )
+    return jax.block_until_ready(result)
+
+
+def search_plan(
+    spec: ScenarioSpec,
+    network: Network,
+    routes: list[Path],
+    plans: Sequence[PhasePlan],
+    checks: Path,
+    **run: Any,
+) -> tuple[dict, dict[str, Any]]:
+    """(plan document, how it was found): the model's best plans, checked in SUMO (runs in
+    the results store ``checks``; ``run``: address, num_cpus, progress of the runner). The
+    starts given to the optimiser are the net's own plan, then Webster's."""
+    from mobility.signals.model_build import model_for_spec
+
+    settings = plan_settings(spec)
+    arrays = model_for_spec(spec, network, routes, tls=[p.tls for p in plans], dt=settings["dt"])
+    given = np.stack([arrays.base_green, webster_greens_array(arrays, network, routes, spec=spec)])
+    started = time.perf_counter()
+    result = optimise_on_model(arrays, given, settings, duration=spec.end - spec.begin)
+    optimise_s = time.perf_counter() - started
+    scores = np.asarray(result.scores)
+    chosen = candidates(result, len(given), settings["verify"])
+    greens, offsets = np.asarray(result.pool.green), np.asarray(result.pool.offset)
+    lost = arrays.timing["lost"] * arrays.timing["phase_mask"]
+    docs = [
+        plan_document(
+            arrays.plans,
+            greens[i],
+            np.mod(offsets[i], (greens[i] + lost).sum(axis=1)),
+            step=spec.step_length,
+        )
+        for i in chosen
+    ]
+    sumo, best = (
+        check_in_sumo(spec, docs, checks, settings, **run) if settings["verify"] else ([], 0)
+    )
+    vehicles = max(float(arrays.demand["rate"].sum() * arrays.demand["bin_s"]), 1.0)
+    initial = np.asarray(result.initial)
+    starts = start_names(["net", "webster"])
+    info = {
+        "optimise_s": round(optimise_s, 2),
+        "verify_s": round(time.perf_counter() - started - optimise_s, 2),
+        "model_delay_net_s": float(initial[0]) / vehicles,
+        "model_delay_webster_s": float(initial[1]) / vehicles,
+        "candidates": [
+            {
+                "start": starts[o] if (o := int(result.origin[i])) < len(starts) else "random",
+                "adam_steps": int(result.steps[i]),
+                "model_delay_s": float(scores[i]) / vehicles,
+                "sumo_delay_s": sumo[n] if sumo else [],  # one per seed checked
+            }
+            for n, i in enumerate(chosen)
+        ],
+        "chosen": best,
+    }
+    return docs[best], info
+
+
+def check_in_sumo(
+    spec: ScenarioSpec,
+    docs: list[dict],
+    folder: Path,
+    settings: dict[str, Any],
+    *,
+    address: str | None = None,
+    num_cpus: int | None = None,
+    progress: bool = False,
+) -> tuple[list[list[float]], int]:
+    """(RESCO delay of each plan in SUMO per seed checked, the best plan), by successive
+    halving: every plan on a first held-out seed, the best quarter on ``verify_seeds - 1``
+    more, and the best mean of those wins (one seed is noisy: on cologne3 one plan's delay
+    moves by 3 s between seeds). Each round's runs go in parallel through the runner."""
+    from mobility.experiment.runner import file_inputs, run_specs
+    from mobility.experiment.sweep import ray_session
+
+    first = VERIFY_SEED + 100 * settings["seed"]
+    files = [write_plan_file(Path(folder) / "plans", doc) for doc in docs]
+
+    def delays(pairs: list[tuple[int, int]]) -> list[float]:
+        specs = [plan_spec(spec, files[n], name=f"candidate-{n}-{s}", seed=s) for n, s in pairs]
+        rows = run_specs(
+            specs,
+            folder,
+            variants=[f"candidate-{n}" for n, _ in pairs],
+            inputs=file_inputs(files),
+            name=f"{spec.name}-plan-check",
+            progress=progress,
+        )
+        return [float(row.get("kpi_resco_delay_s", np.nan)) for row in rows]
+
+    with ray_session(address, num_cpus):
+        out = [[d] for d in delays([(n, first) for n in range(len(docs))])]
+        finalists = [int(n) for n in np.argsort([d[0] for d in out])[: -(-len(docs) // 4)]]
+        more = [(n, first + k) for n in finalists for k in range(1, settings["verify_seeds"])]
+        for (n, _), delay in zip(more, delays(more), strict=True):
+            out[n].append(delay)
+    return out, min(finalists, key=lambda n: np.mean(out[n]))
+
+
+def start_names(given: list[str]) -> list[str]:
+    """Names of the optimiser's structured starts: the given plans, then each of them at
+    the other cycle lengths (``webster x0.8``); any later start is random."""
+    from mobility.core.plan_search import CYCLE_SCALES
+
+    return [*given, *(f"{g} x{c:g}" for c in CYCLE_SCALES for g in given)]
+
+
+def candidates(result, n_given: int, verify: int) -> list[int]:
+    """Pool rows to check in SUMO, ``verify`` of them (the model's best if 0).
+
+    Only the optimiser's plans compete: descents and random starts, never the given plans
+    as they are. First the descents from the given plans at every kept step (a line search
+    in SUMO along the model's direction, which catches a step the model overrates), then
+    the rest by model score.
+    """
+    steps, origin = np.asarray(result.steps), np.asarray(result.origin)
+    own = (steps > 0) | (origin >= n_given)
+    by_score = [int(i) for i in np.argsort(np.asarray(result.scores)) if own[i]]
+    if not verify:
+        return by_score[:1]
+    warm = [i for i in np.lexsort((steps, origin)) if steps[i] > 0 and origin[i] < n_given]
+    rest = [i for i in by_score if i not in set(warm)]
+    return [int(i) for i in [*warm, *rest][:verify]]
