@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from mobility.core import signal_model as M
+from mobility.network.net import load_network
 from mobility.signals.check_model import random_plans
 from mobility.signals.model_build import build_model
 
@@ -29,9 +30,8 @@ SPEC = ROOT / "experiments" / "resco" / "grid4x4.yaml"
 def model_rate(plans: int, samples: int) -> tuple[float, float]:
     """(plan-hours per second, compile s) of the model on grid4x4."""
     folder = ROOT / "networks" / "resco" / "grid4x4"
-    arrays = build_model(
-        folder / "grid4x4.net.xml", [folder / "grid4x4_1.rou.xml"], begin=0, end=3600, yellow=3
-    )
+    network = load_network(folder / "grid4x4.net.xml")
+    arrays = build_model(network, [folder / "grid4x4_1.rou.xml"], begin=0, end=3600, yellow=3)
     net, timing, demand = arrays.jax()
     greens, offsets = random_plans(
         arrays.base_green,
@@ -77,30 +77,28 @@ def decision_times(out: Path) -> tuple[float, float, int]:
     """(median, max) s per model_predictive decision over 15 minutes, and intersections."""
     from mobility.config import load_spec, signals_with
     from mobility.demand.build import build_demand
-    from mobility.network.build import build_network
-    from mobility.signals.setup import prepare_signals
+    from mobility.scenario import scenario_network
+    from mobility.signals.setup import SignalsPart
     from mobility.sim import sumocfg
     from mobility.sim.engine import Engine
+    from mobility.sim.parts import RunContext, SumoInputs
 
     spec = load_spec(SPEC)
     spec = spec.model_copy(
-        update={
-            "end": 900.0,
-            "signals": signals_with(spec.signals, controller="model_predictive"),
-        }
+        update={"end": 900.0, "signals": signals_with(spec.signals, controller="model_predictive")}
     )
     out.mkdir(parents=True, exist_ok=True)
-    net = build_network(spec.network)
-    routes = build_demand(spec, net)
-    setup = prepare_signals(spec, net=net, routes=routes, folder=out)
-    cfg = sumocfg.write_sumocfg(
-        spec, net=net, routes=routes, folder=out, additional=setup.additional
-    )
+    network = scenario_network(spec)
+    routes = build_demand(spec, network)
+    part = SignalsPart()  # only the signals part: the decisions are what is timed
+    inputs = SumoInputs(routes=list(routes))
+    inputs = inputs.merge(part.prepare(RunContext(spec, network, tuple(routes), out)))
+    cfg = sumocfg.write_sumocfg(spec, net=network.path, inputs=inputs, folder=out)
     with Engine(["-c", str(cfg)], log_file=out / sumocfg.SUMO_LOG) as engine:
-        setup.attach(engine)
+        part.attach(engine)
         engine.run(spec.end)
-    times = np.array(setup.driver.controller.decision_s[1:])  # the first one compiles
-    return float(np.median(times)), float(times.max()), len(setup.tls)
+    times = np.array(part.driver.controller.decision_s[1:])  # the first one compiles
+    return float(np.median(times)), float(times.max()), len(part.tls)
 
 
 def main() -> None:

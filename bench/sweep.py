@@ -42,8 +42,7 @@ def main() -> None:
     from mobility.demand.build import build_demand
     from mobility.experiment import load_sweep, run_sweep
     from mobility.experiment.sweep import keep_ray_on_loopback
-    from mobility.network.build import build_network
-    from mobility.scenario import run_scenario
+    from mobility.scenario import run_scenario, scenario_network
 
     sweep_file = work / "bench_sweep.yaml"
     sweep_file.write_text(
@@ -58,7 +57,7 @@ def main() -> None:
     )
     plan = load_sweep(sweep_file)
     for run in plan.runs:  # warm the cache: both sides then measure the runs alone
-        build_demand(run.spec, build_network(run.spec.network))
+        build_demand(run.spec, scenario_network(run.spec))
 
     seq_times = []
     seq_started = time.perf_counter()

@@ -3,6 +3,8 @@ optimiser recovering Webster's flow-ratio splits on a two-phase intersection."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -100,7 +102,7 @@ def test_spill_back_stops_upstream_discharge() -> None:
     net, _, demand = two_phase(storage=10.0)
     s = M.initial_state(net)
     # exits blocked (their movements never green): the exit edges fill, then stop the light
-    net = net._replace(move_tls=jnp.array([0, 0, 0, 0]), move_serves=jnp.eye(4, 2))
+    net = dataclasses.replace(net, move_tls=jnp.array([0, 0, 0, 0]), move_serves=jnp.eye(4, 2))
     green = jnp.array([1.0, 1.0, 0.0, 0.0])
     for _ in range(300):
         s = M.step(net, s, green, M.arrivals_at(demand, jnp.float32(0.0), 2.0), 2.0)
@@ -128,7 +130,7 @@ def shared_approach(shared: bool):
         pair_share=jnp.ones(2),
         lane_sat=jnp.full(1 if shared else 2, 0.5),
     )
-    state = M.initial_state(net)._replace(queue=jnp.array([10.0, 10.0, 0.0, 0.0]))
+    state = dataclasses.replace(M.initial_state(net), queue=jnp.array([10.0, 10.0, 0.0, 0.0]))
     return net, state
 
 

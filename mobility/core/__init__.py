@@ -6,7 +6,7 @@ errors a user can cause), does no file I/O and never reaches SUMO or Ray, so the
 alone on a GPU machine that has only JAX. Builders that read nets and route files, and
 everything that talks to SUMO, live outside it (``network/``, ``signals/``, ``shuttles/``).
 
-Pytree convention: frozen pytrees (``NamedTuple`` or a frozen dataclass registered with
-``jax.tree_util.register_dataclass``) whose fields are arrays, each with a ``# [E]``-style
-shape comment.
+Pytree convention: a frozen dataclass registered with ``jax.tree_util.register_dataclass``,
+whose fields are arrays (``jax.Array``), each with a ``# [E]``-style shape comment; change one
+with ``dataclasses.replace``.
 """

@@ -24,18 +24,19 @@ shuttle gives it positive benefit.
 
 from __future__ import annotations
 
+import dataclasses
 from functools import partial
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 INF = 1e9  # travel time meaning "unreachable"; stays finite so masks do the work
 AUCTION_EPS = 1.0  # s: the assignment's total cost is within R * eps of the optimum
 
 
-class Fleet(NamedTuple):
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class Fleet:
     """Shuttles and their plans (padded)."""
 
     edge: jax.Array  # [V] int: edge the shuttle is on (node p_0)
@@ -49,7 +50,9 @@ class Fleet(NamedTuple):
     stop_mask: jax.Array  # [V, K] bool: a real stop (a prefix of each row)
 
 
-class Requests(NamedTuple):
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class Requests:
     """Open requests (padded)."""
 
     origin: jax.Array  # [R] int: pick-up edge
@@ -59,13 +62,17 @@ class Requests(NamedTuple):
     mask: jax.Array  # [R] bool: a real request
 
 
-class Limits(NamedTuple):
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class Limits:
     max_wait: jax.Array  # [] float s
     max_detour: jax.Array  # [] float ratio
     detour_slack: jax.Array  # [] float s added to the ride limit (stops, boarding)
 
 
-class Insertions(NamedTuple):
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class Insertions:
     cost: jax.Array  # [R, V] float: best insertion's cost; +inf where infeasible
     pickup: jax.Array  # [R, V] int: i of the best insertion
     dropoff: jax.Array  # [R, V] int: j of the best insertion
@@ -101,7 +108,9 @@ def _vehicle_tables(times: jax.Array, fleet: Fleet):
     return nodes, arrive, mid_slack, tail_slack, max_load, count
 
 
-class Candidates(NamedTuple):
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class Candidates:
     """Best insertions of each request into its candidate shuttles only (M of them)."""
 
     shuttle: jax.Array  # [R, M] int: candidate shuttle indices (distinct per row)
@@ -312,24 +321,3 @@ def dispatch_round(
     benefit = jnp.where(finite, ceiling - cand.cost, -jnp.inf)
     assigned = auction_sparse(benefit, cand.shuttle, num_cols=fleet.edge.shape[0], eps=AUCTION_EPS)
     return assigned, _spread(cand, fleet.edge.shape[0])
-
-
-def brute_force(benefit: np.ndarray) -> float:
-    """Best total benefit by enumeration (tests: tiny instances only)."""
-    import itertools
-
-    R, V = benefit.shape
-    best = 0.0
-    for cols in itertools.product(range(-1, V), repeat=R):
-        used = [c for c in cols if c >= 0]
-        if len(used) != len(set(used)):
-            continue
-        total = 0.0
-        for r, c in enumerate(cols):
-            if c >= 0:
-                if not np.isfinite(benefit[r, c]):
-                    break
-                total += benefit[r, c]
-        else:
-            best = max(best, total)
-    return best

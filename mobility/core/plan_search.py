@@ -13,8 +13,8 @@ pick (and check in SUMO) the best.
 
 from __future__ import annotations
 
+import dataclasses
 from functools import partial
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -26,7 +26,9 @@ OFFSET_SCALE = 10.0  # s of offset per unit of its parameter (puts both on Adam'
 CYCLE_SCALES = (0.6, 0.8, 1.25)  # the given plans are also started at these cycle lengths
 
 
-class PlanParams(NamedTuple):
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class PlanParams:
     """Unconstrained parameters of one plan. ``kappa`` shifts every green logit of a light
     at once: the cycle length, as one parameter whose gradient sums its phases' (smoother
     than any one of them), beside the splits."""
@@ -36,7 +38,9 @@ class PlanParams(NamedTuple):
     phi: jax.Array  # [T] offsets / OFFSET_SCALE
 
 
-class Result(NamedTuple):
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class Result:
     """The optimiser's answer: a pool of plans with their model scores. The pool holds each
     refined start's descent at :func:`snapshot_steps` (so that a step length the model
     overrates can be caught downstream), then the starts themselves."""

@@ -39,7 +39,8 @@ unsignalised movements), ``P`` green phases, ``K`` delay-line slots.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import dataclasses
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -55,7 +56,14 @@ CHUNK = 50  # steps per checkpointed chunk of the scan (memory of backprop ~ ste
 YELLOW_USED_S = 2.0
 
 
-class ModelNet(NamedTuple):
+def _none(dtype: type) -> Any:
+    """An empty array as a field's default: the feature it describes is switched off."""
+    return dataclasses.field(default_factory=lambda: np.zeros(0, dtype))
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class ModelNet:
     """The fixed network of one scenario (a pytree of arrays)."""
 
     storage: jax.Array  # [E] vehicles an edge holds (sink: huge)
@@ -68,15 +76,27 @@ class ModelNet(NamedTuple):
     split: jax.Array  # [M] share of the from-edge's vehicles taking this movement
     slots: jax.Array  # [K] zeros; only its length (delay-line slots) is used
     # lanes shared by movements (none: every movement discharges on its own)
-    pair_move: jax.Array = np.zeros(0, np.int32)  # [Q] movement of a (movement, lane) pair
-    pair_lane: jax.Array = np.zeros(0, np.int32)  # [Q] its lane, in 0..L-1
-    pair_share: jax.Array = np.zeros(0, np.float32)  # [Q] the movement's queue share there
-    lane_sat: jax.Array = np.zeros(0, np.float32)  # [L] veh/s a lane discharges at most
+    pair_move: jax.Array = dataclasses.field(
+        default_factory=lambda: np.zeros(0, np.int32)
+    )  # [Q] movement of a (movement, lane) pair
+    pair_lane: jax.Array = dataclasses.field(
+        default_factory=lambda: np.zeros(0, np.int32)
+    )  # [Q] its lane, in 0..L-1
+    pair_share: jax.Array = dataclasses.field(
+        default_factory=lambda: np.zeros(0, np.float32)
+    )  # [Q] the movement's queue share there
+    lane_sat: jax.Array = dataclasses.field(
+        default_factory=lambda: np.zeros(0, np.float32)
+    )  # [L] veh/s a lane discharges at most
     # turning bays (none: a queue never outgrows its lanes)
-    move_bay: jax.Array = np.zeros(0, np.float32)  # [M] vehicles a movement's own lanes hold
+    move_bay: jax.Array = dataclasses.field(
+        default_factory=lambda: np.zeros(0, np.float32)
+    )  # [M] vehicles a movement's own lanes hold
 
 
-class Timing(NamedTuple):
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class Timing:
     """The fixed part of the signal plans: which phases exist and their transitions."""
 
     phase_mask: jax.Array  # [T, P] float 1 where the green phase exists
@@ -85,14 +105,18 @@ class Timing(NamedTuple):
     max_green: jax.Array  # [T, P] s
 
 
-class Plan(NamedTuple):
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class Plan:
     """A fixed-time plan for every light: green times and offsets."""
 
     green: jax.Array  # [T, P] s of green per phase (0 where masked)
     offset: jax.Array  # [T] s: the cycle of light t starts at offset (mod cycle)
 
 
-class Demand(NamedTuple):
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class Demand:
     """Vehicles appearing at their first edge, per time bin."""
 
     rate: jax.Array  # [B, E] veh/s entering edge e during bin b
@@ -100,7 +124,9 @@ class Demand(NamedTuple):
     bin_s: jax.Array  # [] s per bin
 
 
-class State(NamedTuple):
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class State:
     """The traffic at one step."""
 
     line: jax.Array  # [K, E] vehicles that entered edge e k steps ago (ring buffer)
@@ -290,7 +316,7 @@ def plan_delay(
 def sample_demand(demand: Demand, key: jax.Array, noise: float) -> Demand:
     """A demand sample: each bin and entry scaled by a log-normal factor (mean 1)."""
     z = jax.random.normal(key, demand.rate.shape)
-    return demand._replace(rate=demand.rate * jnp.exp(noise * z - 0.5 * noise**2))
+    return dataclasses.replace(demand, rate=demand.rate * jnp.exp(noise * z - 0.5 * noise**2))
 
 
 def steps_for(duration: float, dt: float) -> int:

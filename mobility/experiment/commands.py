@@ -7,6 +7,7 @@ inside the commands so ``mobility --help`` stays fast.
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -60,26 +61,18 @@ def sweep(
             table.add_row(run.run_id[:12], run.variant, str(run.seed))
         console.print(table)
         return
-    from mobility.experiment.runner import cache_inputs
     from mobility.experiment.store import SweepStore
-    from mobility.experiment.sweep import run_sweep
-    from mobility.signals.optimize import ensure_plans
+    from mobility.experiment.sweep import ray_session, run_sweep
+    from mobility.signals.optimize import needs_plan
 
-    def searching(run: ScenarioSpec) -> None:
-        console.print(f"searching the `optimized` signal plan of {run.name} (seed {run.seed})")
-
-    # runs only read their `optimized` plans: search the missing ones before launching
     store = SweepStore(target)
     todo = [run.spec for run in plan.runs if not (resume and store.finished(run.run_id))]
-    plans = ensure_plans(todo, address=address, num_cpus=num_cpus, on_search=searching)
-    report = run_sweep(
-        plan,
-        target,
-        address=address,
-        resume=resume,
-        num_cpus=num_cpus,
-        inputs=cache_inputs(plans),
-    )
+    # one Ray for the plan search and the runs, started before the search starts JAX
+    with ray_session(address, num_cpus) if any(map(needs_plan, todo)) else nullcontext():
+        inputs = _signal_plans(todo, address=address, num_cpus=num_cpus)
+        report = run_sweep(
+            plan, target, address=address, resume=resume, num_cpus=num_cpus, inputs=inputs
+        )
     console.print(
         f"{plan.spec.name}: {report.ok} ok, {len(report.failed)} failed, "
         f"{report.skipped} already done, of {report.planned} runs "
@@ -96,6 +89,21 @@ def sweep(
             "\"SELECT variant, seed, status, error FROM runs WHERE status != 'ok'\"`"
         )
         raise typer.Exit(1)
+
+
+def _signal_plans(
+    specs: list[ScenarioSpec], *, address: str | None, num_cpus: int | None
+) -> dict[str, str]:
+    """The plans the runs' ``optimized`` controllers read, searched first where missing
+    (a run only reads its plan), as inputs that travel with the runs to every node."""
+    from mobility.experiment.runner import cache_inputs
+    from mobility.signals.optimize import ensure_plans
+
+    def searching(run: ScenarioSpec) -> None:
+        console.print(f"searching the `optimized` signal plan of {run.name} (seed {run.seed})")
+
+    plans = ensure_plans(specs, address=address, num_cpus=num_cpus, on_search=searching)
+    return cache_inputs(plans)
 
 
 @results_app.command("summary")

@@ -1,8 +1,8 @@
 """The network as the shuttles see it: edges a vehicle class may use, and edge-to-edge times.
 
 Read from the run's :class:`~mobility.network.net.Network` (edges, lanes, permissions,
-connections). Travel times between edges come
-from an all-pairs Dijkstra (scipy) on the *edge* graph (a node per edge, an arc per
+connections). Travel times between edges come from the core's batched shortest paths
+(:func:`mobility.core.routing.travel_time_table`) on the *edge* graph (a node per edge, an arc per
 connection weighted by the next edge's traversal time), so a time from edge ``a`` to edge
 ``b`` means: from the end of ``a`` to the end of ``b``, as a shuttle that stands on ``a``
 and drops a rider on ``b`` experiences it. Times use free-flow speeds unless refreshed with
@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from mobility.core.arrays import network_arrays
 from mobility.errors import SpecError
 from mobility.network.net import Network
 
@@ -59,6 +60,7 @@ class NetGraph:
         self.length = np.array([self.net.getEdge(e).getLength() for e in self.edges])
         self.speed = np.array([self.net.getEdge(e).getSpeed() for e in self.edges])
         self._times: dict[tuple[str, bytes], np.ndarray] = {}
+        self._edge_graph: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     # -- checks with errors naming the field ---------------------------------------------
 
@@ -175,29 +177,42 @@ class NetGraph:
     # -- travel times ------------------------------------------------------------------
 
     def times(self, vclass: str, speeds: np.ndarray | None = None) -> np.ndarray:
-        """[edge, edge] seconds from the end of one edge to the end of another (inf: none)."""
-        from scipy.sparse import csr_matrix
-        from scipy.sparse.csgraph import dijkstra
+        """[edge, edge] seconds from the end of one edge to the end of another (inf: none),
+        from the core's batched shortest paths (:mod:`mobility.core.routing`)."""
+        from mobility.core.routing import travel_time_table
 
         speed = self.speed if speeds is None else np.maximum(speeds, 0.5)
         key = (vclass, speed.tobytes())
         if key not in self._times:
-            cost = self.length / speed
-            rows, cols, w = [], [], []
-            for i, e in enumerate(self.edges):
-                edge = self.net.getEdge(e)
-                if not edge.allows(vclass):
-                    continue
-                for nxt in edge.getAllowedOutgoing(vclass):
-                    j = self.index.get(nxt.getID())
-                    if j is not None:
-                        rows.append(i)
-                        cols.append(j)
-                        w.append(cost[j] + 1e-6)
-            n = len(self.edges)
-            graph = csr_matrix((w, (rows, cols)), shape=(n, n))
-            self._times = {key: dijkstra(graph, directed=True)}
+            tail, head = self._turns(vclass)
+            arrays = network_arrays(
+                tail=tail,
+                head=head,
+                free_flow_time=(self.length / speed)[head] + 1e-6,
+                capacity=np.ones(len(tail)),
+                alpha=0.0,
+                n_nodes=len(self.edges),
+                zone_node=[],  # no zones: the table is between nodes (edges)
+            )
+            table = travel_time_table(arrays, between="nodes")
+            np.fill_diagonal(table, 0.0)
+            self._times = {key: table}
         return self._times[key]
+
+    def _turns(self, vclass: str) -> tuple[np.ndarray, np.ndarray]:
+        """(from edge, to edge) index of every turn ``vclass`` may take: the links of the
+        edge graph (a node per edge), cached per class."""
+        if vclass not in self._edge_graph:
+            pairs = [
+                (i, self.index[nxt.getID()])
+                for i, e in enumerate(self.edges)
+                if self.net.getEdge(e).allows(vclass)
+                for nxt in self.net.getEdge(e).getAllowedOutgoing(vclass)
+                if nxt.getID() in self.index
+            ]
+            tail, head = np.array(pairs, np.int32).reshape(-1, 2).T
+            self._edge_graph[vclass] = (tail, head)
+        return self._edge_graph[vclass]
 
     def current_speeds(self, measured: np.ndarray, max_speed: float) -> np.ndarray:
         """Edge speeds for travel times now: the last step's mean speed where vehicles drove

@@ -56,17 +56,62 @@ def check_model(
     The SUMO runs go in parallel through the sweep runner (a local Ray, or the cluster at
     ``address``) into the results store ``out_dir``; ``on_plan`` sees each as it ends.
     """
-    import jax.numpy as jnp
     from scipy import stats
+
+    from mobility.experiment.runner import file_inputs, run_specs
+    from mobility.experiment.sweep import ray_session
+    from mobility.signals.optimize import plan_spec, write_plan_file
+
+    # Ray starts before JAX runs: Ray's processes started from a process running JAX's
+    # threads draw JAX's warning about forking
+    with ray_session(address, num_cpus):
+        docs, model_delay, model_s = model_delays(spec, plans=plans, dt=dt)
+        files = [write_plan_file(Path(out_dir) / "plans", doc) for doc in docs]
+        specs = [
+            plan_spec(spec, file, name=f"{spec.name}-plan{i}", seed=spec.seed)
+            for i, file in enumerate(files)
+        ]
+
+        def row_of(i: int, result: dict) -> dict:
+            return {
+                "plan": i,
+                "sumo_delay_s": float(result.get("kpi_resco_delay_s", np.nan)),
+                "model_delay_s": float(model_delay[i]),
+                "sumo_wall_s": float(result.get("duration_s", np.nan)),
+            }
+
+        def done(i: int, result: dict) -> None:
+            if on_plan is not None and result.get("status") == "ok":
+                on_plan(i, row_of(i, result))
+
+        results = run_specs(
+            specs,
+            out_dir,
+            variants=[f"plan{i}" for i in range(plans)],
+            inputs=file_inputs(files),
+            name=f"{spec.name}-check-model",
+            on_result=done,
+        )
+    table = pd.DataFrame([row_of(i, result) for i, result in enumerate(results)])
+    table.attrs["model_s"] = model_s
+    rho = float(stats.spearmanr(table["sumo_delay_s"], table["model_delay_s"]).statistic)
+    return table, rho
+
+
+def model_delays(
+    spec: ScenarioSpec, *, plans: int, dt: float
+) -> tuple[list[dict], np.ndarray, float]:
+    """``plans`` random plans as plan documents (in whole steps, as SUMO will show them),
+    their model delay per vehicle, and the seconds the model took for all of them."""
+    import jax.numpy as jnp
 
     from mobility.core.plan_search import evaluate_plans
     from mobility.core.signal_model import Plan, steps_for
     from mobility.demand.build import build_demand
-    from mobility.experiment.runner import file_inputs, run_specs
     from mobility.network.build import build_network
     from mobility.network.net import load_network
     from mobility.signals.model_build import model_for_spec
-    from mobility.signals.optimize import plan_document, plan_spec, write_plan_file
+    from mobility.signals.optimize import plan_document
 
     sig = spec.signals
     network = load_network(build_network(spec.network))
@@ -96,41 +141,8 @@ def check_model(
     )
     model_s = time.perf_counter() - started
     vehicles = max(float(arrays.demand["rate"].sum() * arrays.demand["bin_s"]), 1.0)
-    model_delay = np.asarray(totals) / vehicles
-    files = [
-        write_plan_file(
-            Path(out_dir) / "plans",
-            plan_document(arrays.plans, greens[i], offsets[i], step=spec.step_length),
-        )
+    docs = [
+        plan_document(arrays.plans, greens[i], offsets[i], step=spec.step_length)
         for i in range(plans)
     ]
-    specs = [
-        plan_spec(spec, files[i], name=f"{spec.name}-plan{i}", seed=spec.seed) for i in range(plans)
-    ]
-
-    def row_of(i: int, result: dict) -> dict:
-        return {
-            "plan": i,
-            "sumo_delay_s": float(result.get("kpi_resco_delay_s", np.nan)),
-            "model_delay_s": float(model_delay[i]),
-            "sumo_wall_s": float(result.get("duration_s", np.nan)),
-        }
-
-    def done(i: int, result: dict) -> None:
-        if on_plan is not None and result.get("status") == "ok":
-            on_plan(i, row_of(i, result))
-
-    results = run_specs(
-        specs,
-        out_dir,
-        variants=[f"plan{i}" for i in range(plans)],
-        address=address,
-        num_cpus=num_cpus,
-        inputs=file_inputs(files),
-        name=f"{spec.name}-check-model",
-        on_result=done,
-    )
-    table = pd.DataFrame([row_of(i, result) for i, result in enumerate(results)])
-    table.attrs["model_s"] = model_s
-    rho = float(stats.spearmanr(table["sumo_delay_s"], table["model_delay_s"]).statistic)
-    return table, rho
+    return docs, np.asarray(totals) / vehicles, model_s

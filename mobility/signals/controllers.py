@@ -1,33 +1,29 @@
 """The phase controllers: max_pressure, greedy, sotl.
 
 Each is plain numpy over a :class:`~mobility.signals.types.Observation`; none of them knows
-SUMO. Settings come from ``signals.params`` in the spec and are checked when the
-controller is built (unknown keys are errors naming the controller and its settings).
+SUMO. Settings come from ``signals.params`` in the spec, typed and checked by the
+controller's model in :mod:`mobility.signals.registry` when the spec is loaded.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
-from mobility.signals.types import Layout, Observation, PhaseController, masked_argmax
+from mobility.signals.registry import MaxPressureParams, NoParams, Params, SotlParams
+from mobility.signals.types import Layout, Observation, masked_argmax
 
 
 class _Base:
-    """Shared settings handling: ``params`` must be among the class's ``PARAMS``."""
+    """Settings arrive typed and checked (the controller's model in the registry) and
+    become attributes."""
 
-    PARAMS: ClassVar[dict[str, float]] = {}
+    Params: ClassVar[type[Params]] = NoParams
 
-    def __init__(self, **params: Any) -> None:
-        unknown = sorted(set(params) - set(self.PARAMS))
-        if unknown:
-            name = type(self).__name__
-            known = ", ".join(self.PARAMS) or "none"
-            msg = f"{name} has no setting {', '.join(unknown)} (settings: {known})"
-            raise ValueError(msg)
-        for key, default in self.PARAMS.items():
-            setattr(self, key, float(params.get(key, default)))
+    def __init__(self, params: Params | None = None) -> None:
+        for key, value in params if params is not None else self.Params():
+            setattr(self, key, value)
         self.layout: Layout | None = None
 
     def reset(self, layout: Layout, *, min_green: float) -> None:
@@ -44,7 +40,7 @@ class MaxPressure(_Base):
     permanently full.
     """
 
-    PARAMS: ClassVar[dict[str, float]] = {"normalise": 0.0}
+    Params = MaxPressureParams
 
     def decide(self, obs: Observation) -> np.ndarray:
         lay = self.layout
@@ -82,7 +78,7 @@ class Sotl(_Base):
     green. The counter restarts at every switch.
     """
 
-    PARAMS: ClassVar[dict[str, float]] = {"theta": 60.0, "mu": 3.0}
+    Params = SotlParams
 
     def reset(self, layout: Layout, *, min_green: float) -> None:
         super().reset(layout, min_green=min_green)
@@ -112,18 +108,3 @@ class Sotl(_Base):
         switch &= lay.phase_mask.sum(axis=1) > 1
         self._last_phase = obs.phase.copy()
         return np.where(switch, best, obs.phase)
-
-
-PHASE_CONTROLLERS: dict[str, type[_Base]] = {
-    "max_pressure": MaxPressure,
-    "greedy": Greedy,
-    "sotl": Sotl,
-}
-
-
-def make_controller(name: str, params: dict[str, Any]) -> PhaseController:
-    """Build the phase controller ``name`` with its ``params`` (ValueError if unknown)."""
-    if name not in PHASE_CONTROLLERS:
-        msg = f"unknown phase controller {name!r}; use one of {', '.join(PHASE_CONTROLLERS)}"
-        raise ValueError(msg)
-    return PHASE_CONTROLLERS[name](**params)

@@ -34,9 +34,9 @@ against 14.9.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from functools import partial
-from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -45,19 +45,8 @@ import numpy as np
 from mobility.core.signal_model import Demand, ModelNet, State, arrivals_at, movement_green, step
 from mobility.signals.controllers import MaxPressure
 from mobility.signals.model_build import ModelArrays
+from mobility.signals.registry import ModelPredictiveParams
 from mobility.signals.types import Layout, Observation
-
-DEFAULTS: dict[str, float] = {
-    "candidates": 16,  # random phase sequences rolled out besides the structured ones
-    "horizon": 10.0,  # s (one decision: longer horizons did worse on grid4x4)
-    "dt": 2.0,  # s per model step
-    "terminal": 1.0,  # weight of the queue left at the horizon, in horizons
-    "downstream": 1.0,  # weight of the queues an intersection feeds
-    "keep": 0.5,  # chance a random candidate keeps the current phase at a decision
-    "bays": 1.0,  # 1: a red movement queued past its own lanes blocks its edge (0: off)
-    "lane_fifo": 0.0,  # 1: the model's first-in-first-out shared lanes in the rollouts too
-    "seed": 0,
-}
 
 
 @partial(jax.jit, static_argnames=("steps", "dt", "decision", "phases_n"))
@@ -99,19 +88,11 @@ def rollout_costs(
 class ModelPredictive:
     """Phase controller over a model built for the scenario (see the module docstring)."""
 
-    PARAMS: ClassVar[dict[str, float]] = DEFAULTS
-
-    def __init__(self, arrays: ModelArrays | None = None, **params: Any) -> None:
-        unknown = sorted(set(params) - set(DEFAULTS))
-        if unknown:
-            msg = (
-                f"model_predictive has no setting {', '.join(unknown)} "
-                f"(settings: {', '.join(DEFAULTS)})"
-            )
-            raise ValueError(msg)
-        self.settings = {k: float(params.get(k, v)) for k, v in DEFAULTS.items()}
-        if self.settings["candidates"] < 0 or self.settings["horizon"] <= 0:
-            raise ValueError("model_predictive: candidates >= 0 and horizon > 0 needed")
+    def __init__(
+        self, arrays: ModelArrays | None, params: ModelPredictiveParams | None = None
+    ) -> None:
+        # settings typed and bounded by the registry's model (candidates, horizon, seed, ...)
+        self.settings = {k: float(v) for k, v in (params or ModelPredictiveParams())}
         self.arrays = arrays
         self.decision_s: list[float] = []
         self.decision_interval = 10.0
@@ -126,14 +107,15 @@ class ModelPredictive:
         self.net, _, self.demand = a.jax()
         none = np.zeros(0, np.int32)
         if not self.settings["lane_fifo"]:
-            self.net = self.net._replace(
+            self.net = dataclasses.replace(
+                self.net,
                 pair_move=none,
                 pair_lane=none,
                 pair_share=none.astype(np.float32),
                 lane_sat=none.astype(np.float32),
             )
         if not self.settings["bays"]:
-            self.net = self.net._replace(move_bay=none.astype(np.float32))
+            self.net = dataclasses.replace(self.net, move_bay=none.astype(np.float32))
         self.pressure = MaxPressure()
         self.pressure.reset(layout, min_green=min_green)
         mindex = {mv: i for i, mv in enumerate(a.movements)}

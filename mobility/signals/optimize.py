@@ -26,6 +26,8 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -105,19 +107,20 @@ def ensure_plans(
     from mobility.experiment.sweep import ray_session
 
     found: dict[Path, None] = {}
-    missing = []
+    missing: dict[str, ScenarioSpec] = {}  # one spec per content to search
     for spec in specs:
         if not needs_plan(spec):
             continue
         network, routes, plans = scenario_parts(spec)
+        key = plan_key(spec, network=network, routes=routes, tls=[p.tls for p in plans])
         path = cached_plan(spec, network=network, routes=routes, tls=[p.tls for p in plans])
         if path is None:
-            missing.append(spec)
+            missing.setdefault(json.dumps(key, sort_keys=True, default=str), spec)
         else:
             found[path] = None
     if missing:
         with ray_session(address, num_cpus):
-            for spec in missing:
+            for spec in missing.values():
                 if on_search is not None:
                     on_search(spec)
                 found[ensure_plan(spec, address=address, num_cpus=num_cpus)] = None
@@ -234,20 +237,80 @@ def search_plan(
     routes: list[Path],
     plans: Sequence[PhasePlan],
     checks: Path,
-    **run: Any,
+    *,
+    address: str | None = None,
+    num_cpus: int | None = None,
+    progress: bool = False,
 ) -> tuple[dict, dict[str, Any]]:
-    """(plan document, how it was found): the model's best plans, checked in SUMO (runs in
-    the results store ``checks``; ``run``: address, num_cpus, progress of the runner). The
-    starts given to the optimiser are the net's own plan, then Webster's."""
-    from mobility.signals.model_build import model_for_spec
+    """(plan document, how it was found): the model's best plans, checked in SUMO by runs
+    into the results store ``checks``."""
+    from mobility.experiment.sweep import ray_session
 
     settings = plan_settings(spec)
-    arrays = model_for_spec(spec, network, routes, tls=[p.tls for p in plans], dt=settings["dt"])
+    run = {"address": address, "num_cpus": num_cpus, "progress": progress}
+    # Ray starts before JAX runs: Ray's processes started from a process running JAX's
+    # threads draw JAX's warning about forking
+    with ray_session(address, num_cpus) if settings["verify"] else nullcontext():
+        found = model_candidates(spec, network, routes, plans, settings)
+        started = time.perf_counter()
+        sumo, best = ([], 0)
+        if settings["verify"]:
+            sumo, best = check_in_sumo(spec, found.docs, checks, settings, **run)
+    info = found.info(sumo, best, verify_s=time.perf_counter() - started)
+    return found.docs[best], info
+
+
+@dataclass
+class Candidates:
+    """The model's plans to check in SUMO, and what the optimiser said of them."""
+
+    docs: list[dict]  # plan documents, in the order checked
+    result: Any  # the optimiser's Result
+    chosen: list[int]  # their rows in the optimiser's pool
+    vehicles: float  # of the demand, to state delays per vehicle
+    optimise_s: float
+
+    def info(self, sumo: list[list[float]], best: int, *, verify_s: float) -> dict[str, Any]:
+        """How the plan was found: the starts' model delays, each candidate's model and
+        SUMO delays (one per seed checked), and which won."""
+        result, vehicles = self.result, self.vehicles
+        scores, initial = np.asarray(result.scores), np.asarray(result.initial)
+        starts = start_names(["net", "webster"])
+        return {
+            "optimise_s": round(self.optimise_s, 2),
+            "verify_s": round(verify_s, 2),
+            "model_delay_net_s": float(initial[0]) / vehicles,
+            "model_delay_webster_s": float(initial[1]) / vehicles,
+            "candidates": [
+                {
+                    "start": starts[o] if (o := int(result.origin[i])) < len(starts) else "random",
+                    "adam_steps": int(result.steps[i]),
+                    "model_delay_s": float(scores[i]) / vehicles,
+                    "sumo_delay_s": sumo[n] if sumo else [],
+                }
+                for n, i in enumerate(self.chosen)
+            ],
+            "chosen": best,
+        }
+
+
+def model_candidates(
+    spec: ScenarioSpec,
+    network: Network,
+    routes: list[Path],
+    plans: Sequence[PhasePlan],
+    settings: dict[str, Any],
+) -> Candidates:
+    """The optimiser's best plans on the model, started from the net's own plan and
+    Webster's, as plan documents in whole simulation steps."""
+    from mobility.signals.model_build import model_for_spec
+
+    tls = [p.tls for p in plans]
+    arrays = model_for_spec(spec, network, routes, tls=tls, dt=settings["dt"])
     given = np.stack([arrays.base_green, webster_greens_array(arrays, network, routes, spec=spec)])
     started = time.perf_counter()
     result = optimise_on_model(arrays, given, settings, duration=spec.end - spec.begin)
     optimise_s = time.perf_counter() - started
-    scores = np.asarray(result.scores)
     chosen = candidates(result, len(given), settings["verify"])
     greens, offsets = np.asarray(result.pool.green), np.asarray(result.pool.offset)
     lost = arrays.timing["lost"] * arrays.timing["phase_mask"]
@@ -260,29 +323,8 @@ def search_plan(
         )
         for i in chosen
     ]
-    sumo, best = (
-        check_in_sumo(spec, docs, checks, settings, **run) if settings["verify"] else ([], 0)
-    )
     vehicles = max(float(arrays.demand["rate"].sum() * arrays.demand["bin_s"]), 1.0)
-    initial = np.asarray(result.initial)
-    starts = start_names(["net", "webster"])
-    info = {
-        "optimise_s": round(optimise_s, 2),
-        "verify_s": round(time.perf_counter() - started - optimise_s, 2),
-        "model_delay_net_s": float(initial[0]) / vehicles,
-        "model_delay_webster_s": float(initial[1]) / vehicles,
-        "candidates": [
-            {
-                "start": starts[o] if (o := int(result.origin[i])) < len(starts) else "random",
-                "adam_steps": int(result.steps[i]),
-                "model_delay_s": float(scores[i]) / vehicles,
-                "sumo_delay_s": sumo[n] if sumo else [],  # one per seed checked
-            }
-            for n, i in enumerate(chosen)
-        ],
-        "chosen": best,
-    }
-    return docs[best], info
+    return Candidates(docs, result, chosen, vehicles, optimise_s)
 
 
 def check_in_sumo(

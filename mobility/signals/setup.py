@@ -95,13 +95,12 @@ class SignalsPart:
             return
         from mobility.signals.driver import SignalDriver
 
-        params = dict(sig.params)
         make = declared.load()
         if declared.uses_model:
-            phase_controller = make(self.model, **params)
+            phase_controller = make(self.model, sig.params)
             phase_controller.decision_interval = sig.decision_interval  # its rollouts' step
         else:
-            phase_controller = make(**params)
+            phase_controller = make(sig.params)
         self.driver = SignalDriver(
             controller=phase_controller,
             tls=self.tls,

@@ -248,10 +248,6 @@ class Engine:
         """The current signal string of a traffic light (e.g. ``GGrrGGrr``)."""
         return str(self._api.trafficlight.getRedYellowGreenState(tls))
 
-    def set_phase(self, tls: str, index: int) -> None:
-        """Switch a traffic light to a phase of its current program."""
-        self._api.trafficlight.setPhase(tls, index)
-
     def set_signal_state(self, tls: str, state: str) -> None:
         """Show ``state`` (one of ``rRyYgGuosO`` per controlled link) until told otherwise."""
         self._api.trafficlight.setRedYellowGreenState(tls, state)
@@ -310,10 +306,6 @@ class Engine:
             out.append(np.array(pos, float))
         return out
 
-    def vehicle_count(self) -> int:
-        """Vehicles currently in the network."""
-        return int(self._api.vehicle.getIDCount())
-
     # -- shuttles: taxi reservations, fleet state, dispatch ---------------------------------
 
     def vehicle_states(self, ids: Sequence[str]) -> dict[str, tuple[float, int, str]]:
@@ -342,10 +334,6 @@ class Engine:
             }
             for r in self._api.person.getTaxiReservations(0)
         ]
-
-    def taxi_fleet(self, flag: int = -1) -> list[str]:
-        """Taxis in a state (-1 all, 0 empty, 1 pick-up, 2 occupied; SUMO's flags)."""
-        return [str(v) for v in self._api.vehicle.getTaxiFleet(flag)]
 
     def dispatch_taxi(self, vehicle: str, reservations: Sequence[str]) -> None:
         """Give a taxi its whole remaining plan: reservation ids in stop order."""
