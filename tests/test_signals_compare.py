@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 
 import pandas as pd
+import pytest
 from conftest import ROOT, run_cli
 
 from mobility.config import load_spec
@@ -60,3 +61,30 @@ def test_compare_rejects_unknown_controller(tmp_path) -> None:
     assert done.returncode == 2
     assert "unknown fastest" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_compare_and_the_sweep_summary_state_one_interval(tmp_path) -> None:
+    """compare's summary and the sweep store's (which the report shows) use one routine."""
+    from scipy import stats
+
+    from mobility.experiment.stats import mean_ci95
+    from mobility.experiment.store import SweepStore, summary
+    from mobility.signals.compare import METRICS, summarise
+
+    values = [31.0, 35.5, 29.0, float("nan")]  # a run without the KPI is left out
+    mean, half = mean_ci95(values)
+    assert mean == pytest.approx(31.833333)
+    assert half == pytest.approx(stats.t.ppf(0.975, 2) * stats.tstd(values[:3]) / 3**0.5)
+    assert mean_ci95([4.0]) == (4.0, pytest.approx(float("nan"), nan_ok=True))
+    runs = pd.DataFrame({"controller": "static", "wall_s": 1.0, **{m: values for m in METRICS}})
+    row = summarise(runs).iloc[0]
+    assert (row["resco_delay_s"], row["resco_delay_s_ci95"]) == pytest.approx((mean, half))
+    store = SweepStore(tmp_path)
+    ids = [f"run{i}" for i in range(len(values))]
+    entries = [{"run_id": i, "variant": "base", "params": {}, "seed": n} for n, i in enumerate(ids)]
+    store.write_plan("", {"runs": entries})
+    for n, (run_id, value) in enumerate(zip(ids, values, strict=True)):
+        row = {"run_id": run_id, "status": "ok", "kpi_resco_delay_s": value}
+        store.write_result(row, {}, {"variant": "base", "seed": n})
+    (found,) = summary(store).itertuples()
+    assert (found.mean, found.ci_high - found.mean) == pytest.approx((mean, half))

@@ -8,15 +8,27 @@ import itertools
 import pytest
 from conftest import GRID3, OSM, run_signals, small_scenario
 
-from mobility.config import CONTROLLERS, ScenarioSpec
+from mobility.config import CONTROLLERS, ScenarioSpec, signals_with
 from mobility.scenario import run_scenario
+from mobility.signals.optimize import ensure_plan
 from mobility.sim.engine import Engine
 
 VALID = set("rRyYgGuosO")
 
 
+def _with_plan(spec: ScenarioSpec) -> ScenarioSpec:
+    """``optimized`` deploys a plan searched beforehand: here a quick one, on the model only."""
+    if spec.signals.controller != "optimized":
+        return spec
+    params = {"starts": 8, "refine": 2, "iterations": 3, "verify": 0}
+    spec = spec.model_copy(update={"signals": signals_with(spec.signals, params=params)})
+    ensure_plan(spec)
+    return spec
+
+
 def _states_every_step(spec: ScenarioSpec, folder) -> dict[str, list[str]]:
     """Run ``spec`` with its controller and record every light's state at every step."""
+    spec = _with_plan(spec)
     seen: dict[str, list[str]] = {}
 
     def record(engine: Engine) -> None:

@@ -80,7 +80,7 @@ def ensure_plan(
     given = plan_settings(spec)["plan"]
     if given:
         return Path(given)
-    network, routes, plans = scenario_parts(spec)
+    network, routes, plans = scenario_content(spec)
     key = plan_key(spec, network=network, routes=routes, tls=[p.tls for p in plans])
 
     def build(tmp: Path) -> Path:
@@ -111,15 +111,17 @@ def ensure_plans(
     for spec in specs:
         if not needs_plan(spec):
             continue
-        network, routes, plans = scenario_parts(spec)
-        key = plan_key(spec, network=network, routes=routes, tls=[p.tls for p in plans])
-        path = cached_plan(spec, network=network, routes=routes, tls=[p.tls for p in plans])
+        network, routes, plans = scenario_content(spec)
+        content = {"network": network, "routes": routes, "tls": [p.tls for p in plans]}
+        key = plan_key(spec, **content)
+        path = cached_plan(spec, **content)
         if path is None:
             missing.setdefault(json.dumps(key, sort_keys=True, default=str), spec)
         else:
             found[path] = None
+    checked = any(plan_settings(spec)["verify"] for spec in missing.values())
     if missing:
-        with ray_session(address, num_cpus):
+        with ray_session(address, num_cpus) if checked else nullcontext():
             for spec in missing.values():
                 if on_search is not None:
                     on_search(spec)
@@ -127,7 +129,7 @@ def ensure_plans(
     return list(found)
 
 
-def scenario_parts(spec: ScenarioSpec) -> tuple[Network, list[Path], list[PhasePlan]]:
+def scenario_content(spec: ScenarioSpec) -> tuple[Network, list[Path], list[PhasePlan]]:
     """The scenario's network, route files and controlled lights, as a run of it sees them
     (checked as a run checks them: a SpecError before a long search, not after)."""
     from mobility.demand.build import build_demand
