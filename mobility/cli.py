@@ -58,14 +58,15 @@ def run(
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from mobility.scenario import Scenario
-    from mobility.signals.optimize import ensure_plans
 
     if backend not in ("libsumo", "traci"):
         raise MobilityError(f"--backend {backend!r}: use libsumo or traci")
     scenario = Scenario.from_yaml(spec)
     s = scenario.spec
-    # a run only reads its `optimized` signal plan: search it first when none is cached
-    ensure_plans([s], on_search=lambda _: console.print(f"{spec}: searching the signal plan"))
+    if s.signals.controller == "optimized":  # a run only reads its plan: search it if missing
+        from mobility.signals.optimize import ensure_plans
+
+        ensure_plans([s], on_search=lambda _: console.print(f"{spec}: searching the signal plan"))
     with Progress(
         TextColumn(f"[bold]{s.name}[/]"),
         BarColumn(),

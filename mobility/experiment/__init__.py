@@ -2,29 +2,27 @@
 
 :func:`run_specs` runs a list of scenarios through the same runner, for commands that check,
 compare or search; :func:`mean_ci95` is the one confidence interval of the project.
-Importing this package does not import Ray; :func:`run_sweep` and :func:`run_specs` do, when
-called.
+Names are imported on first use: the command line registers ``mobility sweep`` without
+loading Ray, pyarrow or DuckDB.
 """
 
-from mobility.experiment.runner import RunsFailed, run_specs
-from mobility.experiment.spec import PlannedRun, SweepPlan, SweepSpec, expand, load_sweep
-from mobility.experiment.stats import mean_ci95
-from mobility.experiment.store import SweepStore, summary
-from mobility.experiment.sweep import ClusterError, SweepReport, ray_session, run_sweep
+from mobility.lazy import lazy_exports
 
-__all__ = [
-    "ClusterError",
-    "PlannedRun",
-    "RunsFailed",
-    "SweepPlan",
-    "SweepReport",
-    "SweepSpec",
-    "SweepStore",
-    "expand",
-    "load_sweep",
-    "mean_ci95",
-    "ray_session",
-    "run_specs",
-    "run_sweep",
-    "summary",
-]
+_EXPORTS = {
+    "ClusterError": "sweep",
+    "PlannedRun": "spec",
+    "RunsFailed": "runner",
+    "SweepPlan": "spec",
+    "SweepReport": "sweep",
+    "SweepSpec": "spec",
+    "SweepStore": "store",
+    "expand": "spec",
+    "load_sweep": "spec",
+    "mean_ci95": "stats",
+    "ray_session": "sweep",
+    "run_specs": "runner",
+    "run_sweep": "sweep",
+    "summary": "store",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
