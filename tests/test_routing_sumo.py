@@ -84,8 +84,11 @@ def test_travel_time_tables_match_dijkstra() -> None:
             (times, (arrays.tail, arrays.head)), shape=(arrays.n_nodes, arrays.n_nodes)
         )
         expected = scipy.sparse.csgraph.dijkstra(matrix, indices=[0, 5, 9])
-        nodes = travel_time_table(arrays, flow=flow, between="nodes", origins=[0, 5, 9])
-        np.testing.assert_allclose(nodes, expected, rtol=1e-9)
+        for method in ("trees", "dijkstra"):
+            nodes = travel_time_table(
+                arrays, flow=flow, between="nodes", origins=[0, 5, 9], method=method
+            )
+            np.testing.assert_allclose(nodes, expected, rtol=1e-9)
         found[flow is None] = expected
     zones = travel_time_table(arrays)  # Sioux Falls zones are its nodes 1..24
     assert zones.shape == (24, 24)
