@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, Union
 
@@ -207,7 +208,40 @@ class RoutesDemand(FilePathModel):
     type: Literal["routes"]
 
 
-DemandSpec = Annotated[ODDemand | RandomTripsDemand | RoutesDemand, Field(discriminator="type")]
+@dataclass(frozen=True)
+class DemandType:
+    """One kind of demand, declared once: its spec section and the code that turns it into
+    route files. A new demand type is its model above, one entry below and its builder."""
+
+    model: type[StrictModel]
+    build: str  # "module:function" (demand, spec, network, folder) -> route file; "": as is
+    check: str = ""  # "module:function" (demand, network): what the network must hold
+    words: str = ""
+
+
+DEMAND_TYPES: dict[str, DemandType] = {
+    "random": DemandType(
+        RandomTripsDemand,
+        "mobility.demand.build:random_trips",
+        words="random trips (SUMO randomTrips + duarouter)",
+    ),
+    "od": DemandType(
+        ODDemand,
+        "mobility.demand.build:od_trips",
+        "mobility.demand.build:check_zones",
+        "OD flows between zones (od2trips + duarouter, or user-equilibrium routes)",
+    ),
+    "routes": DemandType(
+        RoutesDemand,
+        "",
+        "mobility.demand.build:check_route_edges",
+        "SUMO route files used as they are",
+    ),
+}
+DemandSpec = Annotated[
+    Union[tuple(t.model for t in DEMAND_TYPES.values())],  # noqa: UP007
+    Field(discriminator="type"),
+]
 
 
 def _demand_shorthand(value: Any) -> Any:

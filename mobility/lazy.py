@@ -20,3 +20,9 @@ def lazy_exports(package: str, exports: dict[str, str]) -> Callable[[str], Any]:
         return getattr(import_module(f"{package}.{exports[name]}"), name)
 
     return __getattr__
+
+
+def load_code(ref: str) -> Any:
+    """The object a registry names as ``"package.module:name"``, imported on first use."""
+    module, _, name = ref.partition(":")
+    return getattr(import_module(module), name)

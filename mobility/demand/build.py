@@ -5,9 +5,10 @@
 - OD flows: a TAZ file (zones as edge sets, or the user's TAZ file) and a ``tazRelation``
   matrix per profile slice, ``od2trips``, then ``duarouter`` (free-flow routes), or with
   ``routing: ue`` routes from the equilibrium path flows (:mod:`mobility.demand.assigned`);
-- route files: used as they are.
+- route files: used as they are (checked against the network by ``mobility validate``).
 
-Every tool gets the scenario seed, so the same spec gives the same vehicles. Results are
+Which builder and which check a demand type uses is declared once, in
+:data:`mobility.config.DEMAND_TYPES`. Every tool gets the scenario seed, so the same spec gives the same vehicles. Results are
 cached by content hash (see :mod:`mobility.cache`).
 """
 
@@ -20,18 +21,29 @@ from xml.sax.saxutils import quoteattr
 
 from mobility import sumo
 from mobility.cache import cached_build
-from mobility.config import ODDemand, RandomTripsDemand, RoutesDemand, ScenarioSpec, file_hash
+from mobility.config import (
+    DEMAND_TYPES,
+    ODDemand,
+    RandomTripsDemand,
+    RoutesDemand,
+    ScenarioSpec,
+    file_hash,
+)
 from mobility.demand.profile import slices
 from mobility.errors import DemandError
+from mobility.lazy import load_code
 from mobility.network.net import Network
 
 
 def build_demand(spec: ScenarioSpec, network: Network) -> list[Path]:
-    """Route files for the scenario's demand, generating them if needed."""
+    """Route files for the scenario's demand, generating them if needed (by the builder its
+    type declares in :data:`mobility.config.DEMAND_TYPES`)."""
     demand = spec.demand
-    net_path = network.path
-    if isinstance(demand, RoutesDemand):
+    declared = DEMAND_TYPES[demand.type]
+    if not declared.build:
         return [demand.path]
+    if declared.check:
+        load_code(declared.check)(demand, network)  # before any tool runs
     key = {
         "demand": demand.model_dump(mode="json"),
         "net": network.digest,
@@ -40,17 +52,17 @@ def build_demand(spec: ScenarioSpec, network: Network) -> list[Path]:
     }
     if spec.routing is not None and spec.routing.assignment != "free_flow":
         key["routing"] = spec.routing.model_dump(mode="json")
-    if isinstance(demand, ODDemand) and demand.taz_file is not None:
+    if getattr(demand, "taz_file", None) is not None:
         key["taz"] = file_hash(demand.taz_file)
-    if isinstance(demand, RandomTripsDemand):
-        build = lambda tmp: _random_trips(demand, spec, net_path, tmp)  # noqa: E731
-    else:
-        check_zones(demand, network)
-        build = lambda tmp: _od_trips(demand, spec, network, tmp)  # noqa: E731
+    build = lambda tmp: load_code(declared.build)(demand, spec, network, tmp)  # noqa: E731
     return [cached_build("demand", key, build, "routes.rou.xml")]
 
 
-def _random_trips(demand: RandomTripsDemand, spec: ScenarioSpec, net: Path, out: Path) -> Path:
+def random_trips(
+    demand: RandomTripsDemand, spec: ScenarioSpec, network: Network, out: Path
+) -> Path:
+    """Random trips over the network, routed by duarouter."""
+    net = network.path
     trips = out / "trips.xml"
     # randomTrips divides the window into equal intervals, one per insertion rate; a zero
     # rate is not accepted, so an empty slice gets a rate too small to produce a vehicle.
@@ -91,17 +103,17 @@ def _drop_trips_within(trips: Path, windows: list[tuple[float, float]]) -> None:
 
 
 def check_demand(spec: ScenarioSpec, network: Network) -> None:
-    """What the demand names must be in the network: OD zone edges, route-file edges."""
-    if isinstance(spec.demand, ODDemand):
-        check_zones(spec.demand, network)
-    elif isinstance(spec.demand, RoutesDemand):
-        check_route_edges(spec.demand.path, network)
+    """What the demand names must be in the network (its type's declared check)."""
+    declared = DEMAND_TYPES[spec.demand.type]
+    if declared.check:
+        load_code(declared.check)(spec.demand, network)
 
 
-def check_route_edges(path: Path, network: Network) -> None:
+def check_route_edges(demand: RoutesDemand, network: Network) -> None:
     """Every edge a route file's vehicles use (or start and end on) is in the network."""
     from mobility.demand.routes import route_vehicles
 
+    path = demand.path
     for el, edges, _ in route_vehicles([path], begin=0.0, end=float("inf")):
         named = edges or [e for e in (el.get("from"), el.get("to")) if e]
         missing = [e for e in named if not network.has_edge(e)]
@@ -128,7 +140,8 @@ def check_zones(demand: ODDemand, network: Network) -> None:
             raise DemandError(msg)
 
 
-def _od_trips(demand: ODDemand, spec: ScenarioSpec, network: Network, out: Path) -> Path:
+def od_trips(demand: ODDemand, spec: ScenarioSpec, network: Network, out: Path) -> Path:
+    """OD flows as trips (od2trips), routed by duarouter or by user equilibrium."""
     taz = demand.taz_file or _write_taz(demand.zones or {}, out / "zones.taz.xml")
     matrix = out / "od.xml"
     intervals = []

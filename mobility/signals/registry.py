@@ -12,16 +12,18 @@ Kinds:
   every decision interval (``controller`` names its class, built as ``cls(**params)``; a
   controller over the JAX model takes the model's arrays first).
 
-This module imports only pydantic: the spec loader reads it at start-up.
+This module imports only pydantic (and the standard library): the spec loader reads it at
+start-up.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import import_module
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_serializer
+
+from mobility.lazy import load_code
 
 
 class Params(BaseModel):
@@ -118,8 +120,7 @@ class Controller:
 
     def load(self) -> Any:
         """The class or function that implements the controller."""
-        module, _, name = self.code.partition(":")
-        return getattr(import_module(module), name)
+        return load_code(self.code)
 
 
 CONTROLLERS: dict[str, Controller] = {
