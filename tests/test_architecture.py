@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 import textwrap
@@ -131,3 +132,13 @@ def test_no_import_circles():
 
 def _only_packages(cycle: list[str], files: dict[str, Path]) -> bool:
     return all(files[n].name == "__init__.py" for n in cycle)
+
+
+def test_one_pytree_convention_in_the_core():
+    """Core pytrees are frozen registered dataclasses whose array fields say their shape."""
+    for path in (PACKAGE / "core").rglob("*.py"):
+        lines = path.read_text().splitlines()
+        assert not any("NamedTuple" in line for line in lines), path
+        for line in lines:
+            if re.fullmatch(r"    \w+: jax\.Array( = [^#]*)?(  #.*)?", line):  # a field
+                assert "# [" in line, f"{path}: {line.strip()} has no [shape] comment"

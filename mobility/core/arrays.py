@@ -39,19 +39,19 @@ class NetworkArrays:
     Link travel time follows BPR: ``free_flow_time * (1 + alpha * (flow / capacity)**power)``.
     """
 
-    tail: Any  # (E,) int32: index of the node a link leaves
-    head: Any  # (E,) int32: index of the node a link enters
-    free_flow_time: Any  # (E,) float: travel time on an empty link
-    capacity: Any  # (E,) float: practical capacity (veh/h), > 0 on real links
-    alpha: Any  # (E,) float: BPR alpha (TNTP "B")
-    power: Any  # (E,) float: BPR power
-    length: Any  # (E,) float: link length
-    toll: Any  # (E,) float: toll paid to use the link
-    link_mask: Any  # (E,) bool: True on real links, False on padding
-    node_mask: Any  # (N,) bool: True on real nodes, False on padding
-    through: Any  # (N,) bool: paths may pass through the node (False: a zone-only node)
-    zone_node: Any  # (Z,) int32: node where each zone's trips start and end
-    zone_mask: Any  # (Z,) bool: True on real zones, False on padding
+    tail: jax.Array  # [E] int32: index of the node a link leaves
+    head: jax.Array  # [E] int32: index of the node a link enters
+    free_flow_time: jax.Array  # [E] float: travel time on an empty link
+    capacity: jax.Array  # [E] float: practical capacity (veh/h), > 0 on real links
+    alpha: jax.Array  # [E] float: BPR alpha (TNTP "B")
+    power: jax.Array  # [E] float: BPR power
+    length: jax.Array  # [E] float: link length
+    toll: jax.Array  # [E] float: toll paid to use the link
+    link_mask: jax.Array  # [E] bool: True on real links, False on padding
+    node_mask: jax.Array  # [N] bool: True on real nodes, False on padding
+    through: jax.Array  # [N] bool: paths may pass through the node (False: a zone-only node)
+    zone_node: jax.Array  # [Z] int32: node where each zone's trips start and end
+    zone_mask: jax.Array  # [Z] bool: True on real zones, False on padding
 
     @property
     def n_links(self) -> int:

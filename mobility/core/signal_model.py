@@ -40,7 +40,7 @@ unsignalised movements), ``P`` green phases, ``K`` delay-line slots.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from dataclasses import field
 
 import jax
 import jax.numpy as jnp
@@ -56,9 +56,14 @@ CHUNK = 50  # steps per checkpointed chunk of the scan (memory of backprop ~ ste
 YELLOW_USED_S = 2.0
 
 
-def _none(dtype: type) -> Any:
-    """An empty array as a field's default: the feature it describes is switched off."""
-    return dataclasses.field(default_factory=lambda: np.zeros(0, dtype))
+def _no_ints() -> np.ndarray:
+    """An empty default: the feature the field describes is switched off."""
+    return np.zeros(0, np.int32)
+
+
+def _no_floats() -> np.ndarray:
+    """An empty default: the feature the field describes is switched off."""
+    return np.zeros(0, np.float32)
 
 
 @jax.tree_util.register_dataclass
@@ -75,23 +80,13 @@ class ModelNet:
     move_serves: jax.Array  # [M, P] float 1 where green phase p of its light serves it
     split: jax.Array  # [M] share of the from-edge's vehicles taking this movement
     slots: jax.Array  # [K] zeros; only its length (delay-line slots) is used
-    # lanes shared by movements (none: every movement discharges on its own)
-    pair_move: jax.Array = dataclasses.field(
-        default_factory=lambda: np.zeros(0, np.int32)
-    )  # [Q] movement of a (movement, lane) pair
-    pair_lane: jax.Array = dataclasses.field(
-        default_factory=lambda: np.zeros(0, np.int32)
-    )  # [Q] its lane, in 0..L-1
-    pair_share: jax.Array = dataclasses.field(
-        default_factory=lambda: np.zeros(0, np.float32)
-    )  # [Q] the movement's queue share there
-    lane_sat: jax.Array = dataclasses.field(
-        default_factory=lambda: np.zeros(0, np.float32)
-    )  # [L] veh/s a lane discharges at most
+    # lanes shared by movements, as (movement, lane) pairs (none: each discharges alone)
+    pair_move: jax.Array = field(default_factory=_no_ints)  # [Q] movement of a pair
+    pair_lane: jax.Array = field(default_factory=_no_ints)  # [Q] its lane, in 0..L-1
+    pair_share: jax.Array = field(default_factory=_no_floats)  # [Q] movement's queue share there
+    lane_sat: jax.Array = field(default_factory=_no_floats)  # [L] veh/s a lane discharges at most
     # turning bays (none: a queue never outgrows its lanes)
-    move_bay: jax.Array = dataclasses.field(
-        default_factory=lambda: np.zeros(0, np.float32)
-    )  # [M] vehicles a movement's own lanes hold
+    move_bay: jax.Array = field(default_factory=_no_floats)  # [M] vehicles its own lanes hold
 
 
 @jax.tree_util.register_dataclass

@@ -8,8 +8,8 @@
 - route files: used as they are (checked against the network by ``mobility validate``).
 
 Which builder and which check a demand type uses is declared once, in
-:data:`mobility.config.DEMAND_TYPES`. Every tool gets the scenario seed, so the same spec gives the same vehicles. Results are
-cached by content hash (see :mod:`mobility.cache`).
+:data:`mobility.config.DEMAND_TYPES`. Every tool gets the scenario seed, so the same spec
+gives the same vehicles. Results are cached by content hash (see :mod:`mobility.cache`).
 """
 
 from __future__ import annotations

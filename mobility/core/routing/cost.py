@@ -8,7 +8,6 @@ does not depend on flow, so it moves paths but not the curvature of the objectiv
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -20,11 +19,11 @@ import numpy as np
 class LinkCosts:
     """Per-link BPR parameters and fixed generalized cost."""
 
-    free_flow_time: Any  # (E,) float
-    capacity: Any  # (E,) float, > 0
-    alpha: Any  # (E,) float
-    power: Any  # (E,) float
-    fixed: Any  # (E,) float: toll_factor * toll + distance_factor * length
+    free_flow_time: jax.Array  # [E] float
+    capacity: jax.Array  # [E] float, > 0
+    alpha: jax.Array  # [E] float
+    power: jax.Array  # [E] float
+    fixed: jax.Array  # [E] float: toll_factor * toll + distance_factor * length
 
 
 def travel_time(costs: LinkCosts, flow: jax.Array | np.ndarray) -> jax.Array | np.ndarray:

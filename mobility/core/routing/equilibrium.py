@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -50,8 +49,8 @@ class Problem:
 
     graph: RoutingGraph
     costs: LinkCosts
-    origins: Any  # (O,) int32: zones that send trips
-    trips: Any  # (O, Z) float: trips from each of those zones to every zone (no intrazonal)
+    origins: jax.Array  # [O] int32: zones that send trips
+    trips: jax.Array  # [O, Z] float: trips from each of those zones to every zone (no intrazonal)
     tree_dtype: str = dataclasses.field(default="float64", metadata={"static": True})
 
 
@@ -60,19 +59,19 @@ class Problem:
 class State:
     """The iterate ``x_k``, its all-or-nothing flows once evaluated, and the last directions."""
 
-    flow: Any  # (E,) float: x_k (x_0 = 0)
-    aon: Any  # (E,) float: y_k, all-or-nothing flows under the costs of x_k (if evaluated)
-    evaluated: Any  # () bool: aon, gap, sweeps and lost belong to x_k
-    target: Any  # (E,) float: s_{k-1}, the point the last step moved towards
-    previous_target: Any  # (E,) float: s_{k-2}
-    step: Any  # () float: the last step size, in [0, 1]
-    level: Any  # () int32: next direction: 0 FW, 1 conjugate, 2 bi-conjugate
-    iteration: Any  # () int32: k
-    gap: Any  # () float: relative gap of x_k (inf for x_0)
-    gaps: Any  # (M + 1,) float: relative gap of x_0..x_k at index 0..k (nan after)
-    sweeps: Any  # () int32: Bellman-Ford sweeps of the last shortest-path trees
-    lost: Any  # () float: trips that no path carries (unreachable destinations)
-    lost_pair: Any  # () int32: one such OD pair, as origin * Z + zone
+    flow: jax.Array  # [E] float: x_k (x_0 = 0)
+    aon: jax.Array  # [E] float: y_k, all-or-nothing flows under the costs of x_k (if evaluated)
+    evaluated: jax.Array  # [] bool: aon, gap, sweeps and lost belong to x_k
+    target: jax.Array  # [E] float: s_{k-1}, the point the last step moved towards
+    previous_target: jax.Array  # [E] float: s_{k-2}
+    step: jax.Array  # [] float: the last step size, in [0, 1]
+    level: jax.Array  # [] int32: next direction: 0 FW, 1 conjugate, 2 bi-conjugate
+    iteration: jax.Array  # [] int32: k
+    gap: jax.Array  # [] float: relative gap of x_k (inf for x_0)
+    gaps: jax.Array  # [M + 1] float: relative gap of x_0..x_k at index 0..k (nan after)
+    sweeps: jax.Array  # [] int32: Bellman-Ford sweeps of the last shortest-path trees
+    lost: jax.Array  # [] float: trips that no path carries (unreachable destinations)
+    lost_pair: jax.Array  # [] int32: one such OD pair, as origin * Z + zone
 
 
 @dataclasses.dataclass(frozen=True)

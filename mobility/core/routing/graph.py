@@ -37,10 +37,10 @@ class RoutingGraph:
 
     in_tail: tuple[Any, ...]  # K x (counts[k],) int32: position of the k-th in-link's tail
     in_link: tuple[Any, ...]  # K x (counts[k],) int32: link index of the k-th in-link
-    link_tail: Any  # (E + 1,) int32: position of each link's tail; R for padding and "no link"
-    node_in: Any  # (N,) int32: position of each network node
-    origin_in: Any  # (Z,) int32: position where each zone's trips start
-    dest_in: Any  # (Z,) int32: position where each zone's trips end
+    link_tail: jax.Array  # [E + 1] int32: position of each link's tail; R for padding and "no link"
+    node_in: jax.Array  # [N] int32: position of each network node
+    origin_in: jax.Array  # [Z] int32: position where each zone's trips start
+    dest_in: jax.Array  # [Z] int32: position where each zone's trips end
     n_routing_nodes: int = dataclasses.field(metadata={"static": True})
     n_links: int = dataclasses.field(metadata={"static": True})
 

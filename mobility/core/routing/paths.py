@@ -21,7 +21,6 @@ down its whole tree).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -38,9 +37,9 @@ SWEEPS_PER_CHECK = 4
 class Trees:
     """Shortest-path trees from O origins over R routing nodes, rows in position order."""
 
-    dist: Any  # (R, O) float: cost of the best path from each origin (inf if unreachable)
-    pred: Any  # (R, O) int32: link entering the node on its best path; n_links for none
-    sweeps: Any  # () int32: Bellman-Ford sweeps run
+    dist: jax.Array  # [R, O] float: cost of the best path from each origin (inf if unreachable)
+    pred: jax.Array  # [R, O] int32: link entering the node on its best path; n_links for none
+    sweeps: jax.Array  # [] int32: Bellman-Ford sweeps run
 
 
 def relax(graph: RoutingGraph, cost: jax.Array, dist: jax.Array) -> jax.Array:
