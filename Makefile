@@ -45,6 +45,7 @@ bench: $(BENCH_STAMP)
 	$(PY) bench/sweep.py
 	$(PY) bench/assignment.py
 	$(PY) bench/dispatch.py
+	$(PY) bench/shuttle_times.py
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .ruff_cache
