@@ -12,11 +12,11 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from mobility import sumo
+from mobility.rundir import owner_tag, remove_stale
 
 # Bump when a builder's options change, so cached outputs of the old builder are not reused.
 BUILD_REVISION = 1
@@ -40,7 +40,9 @@ def cached_build(kind: str, key: dict, build: Callable[[Path], Path], filename: 
     if target.exists():
         return target
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{digest[:8]}-", dir=final.parent))
+    remove_stale(final.parent)  # what killed builders left behind
+    tmp = final.parent / f".{digest[:8]}.tmp-{owner_tag()}"
+    tmp.mkdir()
     try:
         built = build(tmp)
         if built.name != filename:

@@ -6,6 +6,7 @@ User errors (:class:`MobilityError`) are printed without a traceback and exit wi
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -202,16 +203,31 @@ def print_kpis(kpis: dict[str, float], *, title: str) -> None:
     console.print(table)
 
 
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM (a scheduler, ``kill``, a container stopping) stops like Ctrl-C: the same
+    clean-up runs and nothing half-written is kept."""
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """Console-script entry point."""
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         app()
     except MobilityError as exc:
         errors.print(Text.assemble(("error: ", "bold red"), str(exc)), highlight=False)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        errors.print("interrupted: nothing half-written was kept")
-        sys.exit(130)
+        _interrupted()
+    except SystemExit as exc:
+        if exc.code == 130:  # typer turns Ctrl-C (and so SIGTERM) into a silent exit 130
+            _interrupted()
+        raise
+
+
+def _interrupted() -> None:
+    errors.print("interrupted: nothing half-written was kept (run it again to redo it)")
+    sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, Union
@@ -49,10 +51,19 @@ def _resolve_path(value: Any, info: ValidationInfo) -> Path:
     if not path.is_absolute() and base is not None:
         path = Path(base) / path
     path = path.resolve()
-    if not path.exists():
-        msg = f"file not found: {path}; fix the path (relative paths start at the YAML file)"
-        raise ValueError(msg)
+    readable_file(path, what="file", fix="fix the path (relative paths start at the YAML file)")
     return path
+
+
+def readable_file(path: Path, *, what: str, fix: str) -> None:
+    """The one check of an input path: it exists, is a file (not a folder) and can be read.
+    ValueError (pydantic reports it against its field) naming what is wrong and ``fix``."""
+    if not path.exists():
+        raise ValueError(f"{what} not found: {path}; {fix}")
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not a {what}; {fix}")
+    if not os.access(path, os.R_OK):
+        raise ValueError(f"{what} {path} cannot be read (permission denied); check its permissions")
 
 
 class StrictModel(BaseModel):
@@ -367,6 +378,23 @@ class RoutingSpec(StrictModel):
         return {"assignment": value} if isinstance(value, str) else value
 
 
+# What one scenario may ask for: beyond these, a run cannot finish on a machine of this
+# project's size (randomTrips held 23 GB for 1e9 vehicles/h before the kernel killed it).
+MAX_WINDOW_S = 30 * 86400.0
+MAX_VEHICLES = 5_000_000
+
+
+def expected_vehicles(demand: Any, seconds: float) -> float:
+    """Vehicles a generated demand will make over ``seconds`` (0 for route files, which are
+    counted as they are)."""
+    hours = seconds / 3600.0
+    if isinstance(demand, RandomTripsDemand):
+        return demand.vehicles_per_hour * hours
+    if isinstance(demand, ODDemand):
+        return sum(f.vehicles_per_hour for f in demand.flows) * hours
+    return 0.0
+
+
 class ScenarioSpec(StrictModel):
     """One scenario: everything needed to reproduce a run, and nothing about how."""
 
@@ -399,6 +427,34 @@ class ScenarioSpec(StrictModel):
     @classmethod
     def _signals(cls, value: Any) -> Any:
         return _signals_shorthand(value)
+
+    @field_validator("end")
+    @classmethod
+    def _window_size(cls, end: float, info: ValidationInfo) -> float:
+        window = end - info.data.get("begin", 0.0)
+        if window > MAX_WINDOW_S:
+            msg = (
+                f"the window end - begin ({window:g} s) is longer than {MAX_WINDOW_S:,.0f} s "
+                f"({MAX_WINDOW_S / 86400:g} days), more than a run can hold here; shorten it "
+                "(times are in seconds) or split the scenario"
+            )
+            raise ValueError(msg)
+        return end
+
+    @field_validator("demand")
+    @classmethod
+    def _demand_size(cls, demand: Any, info: ValidationInfo) -> Any:
+        if "end" not in info.data:
+            return demand  # the window is wrong already: that error says so
+        vehicles = expected_vehicles(demand, info.data["end"] - info.data.get("begin", 0.0))
+        if vehicles > MAX_VEHICLES:
+            msg = (
+                f"it asks for about {vehicles:,.0f} vehicles over the window, more than "
+                f"{MAX_VEHICLES:,} (generating them would exhaust memory); lower its "
+                "vehicles_per_hour (or the OD flows) or shorten the window"
+            )
+            raise ValueError(msg)
+        return demand
 
     @field_validator("routing")
     @classmethod
@@ -458,14 +514,47 @@ def file_hash(path: Path) -> str:
 # Loading with errors a planner can act on
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader that refuses a key given twice in one mapping (plain YAML keeps
+    the last one silently, so a scenario would run with a value nobody meant)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, Hashable) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"key {key!r} given twice (first on line {seen[key]}); keep one of them",
+                    key_node.start_mark,
+                )
+            if isinstance(key, Hashable):
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_yaml(path: Path) -> Any:
-    """Read a YAML file, turning a missing file or a syntax error into a SpecError."""
+    """Read a YAML file: a missing, unreadable or non-UTF-8 file, a syntax error or a key
+    given twice is a SpecError naming the file, the place and the fix."""
     path = Path(path)
-    if not path.is_file():
-        msg = f"{path}: file not found; check the path to the scenario file"
-        raise SpecError(msg)
     try:
-        return yaml.safe_load(path.read_text())
+        readable_file(path, what="file", fix="check the path to the scenario file")
+    except ValueError as exc:
+        raise SpecError(str(exc)) from None
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        msg = (
+            f"{path}: line {line}: not UTF-8 text (byte {raw[exc.start]:#04x}); save the "
+            "file as UTF-8"
+        )
+        raise SpecError(msg) from None
+    try:
+        return yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""

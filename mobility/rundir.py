@@ -83,12 +83,13 @@ def atomic_run_dir(final: Path) -> Iterator[Path]:
     An existing ``final`` (the same spec run before) is replaced by the new run.
     """
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.parent / f".{final.name}.tmp-{uuid.uuid4().hex[:8]}"
+    remove_stale(final.parent)
+    tmp = final.parent / f".{final.name}.tmp-{owner_tag()}"
     tmp.mkdir()
     try:
         yield tmp
         if final.exists():
-            trash = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:8]}"
+            trash = final.parent / f".{final.name}.old-{owner_tag()}"
             final.rename(trash)
             tmp.rename(final)
             shutil.rmtree(trash, ignore_errors=True)
@@ -96,6 +97,60 @@ def atomic_run_dir(final: Path) -> Iterator[Path]:
             tmp.rename(final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check_output_dir(path: Path | str, *, what: str = "--out") -> Path:
+    """The one check of an output folder, before any work: it is a folder (or can be made
+    one) that this process may write into. RunDirError naming ``what`` and the fix."""
+    path = Path(path).resolve()
+    existing = next((p for p in (path, *path.parents) if p.exists()), Path("/"))
+    if not existing.is_dir():
+        msg = f"{what} {path}: {existing} is a file, not a folder; give a folder for the results"
+        raise RunDirError(msg)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        msg = (
+            f"{what} {path}: {existing} cannot be written (permission denied); give a folder "
+            "you may write into"
+        )
+        raise RunDirError(msg)
+    return path
+
+
+def owner_tag() -> str:
+    """``<host>~<pid>~<random>``: which process owns a temporary folder, so that a later
+    process can tell a live one (a concurrent run) from one left by a killed process."""
+    host = platform.node().replace("~", "-") or "host"
+    return f"{host}~{os.getpid()}~{uuid.uuid4().hex[:8]}"
+
+
+def remove_stale(folder: Path) -> list[Path]:
+    """Remove the temporary folders (``.*.tmp-*``, ``.*.old-*``) in ``folder`` whose owner
+    process on this host is gone (SIGKILL, a lost node): nothing else can remove them.
+    Folders of live processes and of other hosts are left alone. Returns what went."""
+    removed = []
+    for path in folder.glob(".*"):
+        marker = next((m for m in (".tmp-", ".old-") if m in path.name), None)
+        if marker is None or not path.is_dir():
+            continue
+        if not _owner_gone(path.name.rpartition(marker)[2]):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+def _owner_gone(tag: str) -> bool:
+    host, _, rest = tag.partition("~")
+    pid = rest.partition("~")[0]
+    if host != (platform.node().replace("~", "-") or "host") or not pid.isdigit():
+        return False  # another host's, or not ours: leave it
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -23,6 +23,7 @@ from mobility.rundir import (
     SPEC,
     RunResult,
     atomic_run_dir,
+    check_output_dir,
     run_dir_name,
     versions,
     write_json,
@@ -76,11 +77,12 @@ def run_scenario(
     behind in that case.
     """
     started = time.perf_counter()
+    out_dir = check_output_dir(out_dir)
     spec_hash = spec.content_hash()
     network = scenario_network(spec)
     routes = build_demand(spec, network)
     prepared = time.perf_counter()
-    final = Path(out_dir).resolve() / run_dir_name(spec.name, spec_hash)
+    final = out_dir / run_dir_name(spec.name, spec_hash)
     parts = run_parts()
     with atomic_run_dir(final) as work:
         write_spec(work / SPEC, spec.model_dump(mode="json"))

@@ -11,6 +11,7 @@ import functools
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from mobility.errors import MobilityError
@@ -82,13 +83,50 @@ def _wheel_home() -> Path | None:
 
 
 def run_tool(cmd: list[str], *, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run a SUMO binary or tool, capturing its output (callers turn failures into errors)."""
-    return subprocess.run(cmd, capture_output=True, text=True, env=sumo_env(), cwd=cwd, check=False)
+    """Run a SUMO binary or tool, capturing its output (callers turn failures into errors).
+
+    The tool dies with this process: a run killed while randomTrips works leaves no
+    randomTrips eating memory behind it."""
+    return subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        env=sumo_env(),
+        cwd=cwd,
+        check=False,
+        preexec_fn=die_with_parent(),
+    )
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """For a child process on Linux: a function that makes the kernel SIGKILL it when its
+    parent dies (``PR_SET_PDEATHSIG``), whatever killed the parent (SIGKILL too, which no
+    handler sees). Resolved here, in the parent: the child, forked from a process that may
+    run threads (JAX's), then only makes one system call and loads nothing."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+    import signal
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    return lambda: prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
 
 
 def error_lines(text: str, limit: int = 8) -> str:
-    """The lines of a SUMO log that explain a failure ("Error: ..."), or its tail."""
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    errors = [ln for ln in lines if ln.startswith(("Error", "Quitting"))]
-    picked = errors or lines[-limit:]
-    return "\n".join(picked[:limit])
+    """The lines of a SUMO log that explain a failure: its ``Error:`` lines with their
+    indented continuations, or, when it wrote none, its last lines but the warnings that
+    every run prints (they explain nothing)."""
+    lines = [ln.rstrip() for ln in text.splitlines() if ln.strip()]
+    errors: list[str] = []
+    in_error = False
+    for ln in lines:
+        if ln.startswith("Error"):
+            errors.append(ln)
+        elif ln.startswith(" ") and in_error:
+            errors[-1] += " " + ln.strip()  # SUMO continues a long error on the next line
+            continue
+        in_error = ln.startswith("Error")
+    if errors:
+        return "\n".join(list(dict.fromkeys(errors))[:limit])
+    quiet = [ln for ln in lines if not ln.startswith("Warning")]
+    return "\n".join((quiet or lines)[-limit:])

@@ -19,6 +19,7 @@ import itertools
 import operator
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,7 +99,8 @@ class Engine:
                 import libsumo
 
                 self._quiet.enter_context(_stderr_to(self._console_file))
-                libsumo.start([self._binary, *self._args])
+                with _python_keeps_signals():
+                    libsumo.start([self._binary, *self._args])
                 self._api = libsumo
             else:
                 import traci
@@ -109,7 +111,7 @@ class Engine:
             self._api = None
             self._close_quietly()
             self._quiet.close()
-            raise self._error("SUMO refused to start") from exc
+            raise self._error("SUMO refused to start", exc) from exc
 
     def close(self) -> None:
         """Close the simulation (SUMO writes its remaining outputs now)."""
@@ -118,7 +120,7 @@ class Engine:
             try:
                 api.close()
             except Exception as exc:
-                raise self._error("SUMO failed while closing") from exc
+                raise self._error("SUMO failed while closing", exc) from exc
             finally:
                 self._quiet.close()
                 self._console_file.unlink(missing_ok=True)  # the log holds the same lines
@@ -132,14 +134,26 @@ class Engine:
         except Exception:  # nothing was running: nothing to close
             return
 
-    def _error(self, what: str) -> SimulationError:
-        """An error carrying SUMO's own explanation, from its log or its console output."""
-        said = ""
-        for source in (self.log_file, self._console_file):
-            if source.exists():
-                said += source.read_text(errors="replace")
+    def _error(self, what: str, exc: BaseException | None = None) -> SimulationError:
+        """An error carrying SUMO's own explanation: the error lines of its log and console
+        (never its warnings when it gave an error), else the error libsumo raised (whose
+        message is SUMO's error line when the log has not been written yet)."""
+        said = self._said()
+        for _ in range(20 if self.backend == "traci" else 0):  # SUMO's own process may
+            if "Error" in said:  # still be writing its log when the connection drops
+                break
+            time.sleep(0.1)
+            said = self._said()
+        if "Error" not in said and exc is not None and _is_sumo_exception(exc):
+            said = f"Error: {exc}\n{said}"  # libsumo's exception holds what the log lacks
         lines = list(dict.fromkeys(sumo.error_lines(said).splitlines()))  # log and console repeat
         return SimulationError(f"{what}; SUMO said:\n" + ("\n".join(lines) or "(nothing)"))
+
+    def _said(self) -> str:
+        """What SUMO wrote so far, log and console."""
+        return "".join(
+            f.read_text(errors="replace") for f in (self.log_file, self._console_file) if f.exists()
+        )
 
     # -- the step loop --------------------------------------------------------------------
 
@@ -183,7 +197,7 @@ class Engine:
             raise
         except Exception as exc:
             if _is_sumo_exception(exc):
-                raise self._error(f"SUMO stopped at t={self._safe_time()}") from exc
+                raise self._error(f"SUMO stopped at t={self._safe_time()}", exc) from exc
             raise
 
     def _safe_time(self) -> str:
@@ -355,6 +369,25 @@ class Engine:
             count = api.getLastStepVehicleNumber(e)
             out[i] = api.getLastStepMeanSpeed(e) if count else np.nan
         return out
+
+
+@contextlib.contextmanager
+def _python_keeps_signals() -> Iterator[None]:
+    """SUMO installs its own SIGINT/SIGTERM handlers when it starts, which in libsumo
+    replace Python's: Ctrl-C then ends the simulation quietly and the run would finish as
+    if complete. Put Python's handlers back, so an interrupt stops the run as an error."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    kept = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in kept.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
 
 @contextlib.contextmanager
