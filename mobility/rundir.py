@@ -150,7 +150,16 @@ def _owner_gone(tag: str) -> bool:
         return True
     except PermissionError:
         return False
-    return False
+    return _zombie(int(pid))
+
+
+def _zombie(pid: int) -> bool:
+    """A process that exited but was not reaped yet (state Z in Linux's /proc) is gone too."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -83,6 +84,40 @@ def test_failure_and_timeout_are_recorded_while_the_others_complete(tmp_path: Pa
     assert broken["error"] and broken["log"]
     # the network's own error, not a demand tool's failure on it
     assert broken["error"].startswith("NetworkError") and "could not be read" in broken["error"]
+    # the killed run's temporary folder went with it
+    assert not [p for p in (tmp_path / "out").rglob(".*") if ".tmp-" in p.name]
+
+
+def test_timed_out_run_leaves_no_temporary_folder(tmp_path: Path) -> None:
+    """The run is killed with its process group mid-SUMO: its folder goes with it."""
+    from mobility.demand.build import build_demand
+    from mobility.scenario import scenario_network
+
+    base = small_scenario(end=86400, demand={"type": "random", "vehicles_per_hour": 1500})
+    plan = load_sweep(write_sweep(tmp_path, base=base, seeds=[1], timeout_s=6))
+    spec = plan.runs[0].spec
+    build_demand(spec, scenario_network(spec))  # cached: the run goes straight to SUMO
+    runs = tmp_path / "out" / "runs"
+    seen: list[str] = []
+    watching = threading.Event()
+
+    def watch() -> None:
+        while not watching.is_set():
+            if runs.is_dir():
+                seen.extend(p.name for p in runs.glob(".*.tmp-*"))
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        report = run_sweep(plan, tmp_path / "out", progress=False)
+    finally:
+        watching.set()
+        watcher.join()
+    assert report.failed == [plan.runs[0].run_id]
+    assert rows(tmp_path / "out")[0]["status"] == "timeout"
+    assert seen, "the run never reached SUMO: the test checks nothing"
+    assert not list(runs.glob(".*")), list(runs.glob(".*"))
 
 
 def test_interrupted_driver_resumes_with_the_missing_runs_only(tmp_path: Path) -> None:
@@ -106,6 +141,36 @@ def test_interrupted_driver_resumes_with_the_missing_runs_only(tmp_path: Path) -
     # resuming a finished sweep runs nothing
     again = run_sweep(plan, tmp_path / "out", resume=True, progress=False)
     assert (again.skipped, again.executed) == (5, 0)
+
+
+def test_params_of_any_shape_are_stored_and_resumed(tmp_path: Path) -> None:
+    """An empty mapping (Parquet has no struct without fields) and a list as parameter
+    values: stored as JSON text, queryable, summarised, and `--resume` reads them back."""
+    base = small_scenario(end=300, signals={"controller": "sotl"})
+    path = write_sweep(
+        tmp_path, base=base, grid={"signals.params": [{}, {"theta": 30}]}, seeds=[1, 2]
+    )
+    plan = load_sweep(path)
+    out = tmp_path / "out"
+    report = run_sweep(plan, out, progress=False)
+    assert (report.ok, report.failed) == (4, [])
+    found = assert_exactly_once(out, [r.run_id for r in plan.runs])
+    assert {r["signals_params"] for r in found} == {"{}", '{"theta": 30}'}
+    theta = SweepStore(out).query(
+        "SELECT DISTINCT signals_params->>'theta' AS theta FROM runs ORDER BY 1 NULLS FIRST"
+    )
+    assert list(theta["theta"].fillna("none")) == ["none", "30"]
+    table = summary(SweepStore(out), kpis=["trips_completed"])
+    assert list(table["variant"]) == ["signals.params={}", 'signals.params={"theta": 30}']
+    assert list(table["n"]) == [2, 2]
+    # a resume reads the stored rows back: nothing to run, nothing crashes
+    again = run_sweep(plan, out, resume=True, progress=False)
+    assert (again.skipped, again.executed) == (4, 0)
+    # a run whose row is lost runs again, once
+    SweepStore(out).row_file(plan.runs[1].run_id).unlink()
+    again = run_sweep(plan, out, resume=True, progress=False)
+    assert (again.skipped, again.ok) == (3, 1)
+    assert_exactly_once(out, [r.run_id for r in plan.runs])
 
 
 def _busy_worker_pids() -> list[int]:
@@ -142,6 +207,8 @@ def test_killed_worker_loses_no_run_and_duplicates_none(tmp_path: Path) -> None:
     assert killed, "no busy worker was found to kill"
     assert report.ok == 6 and not report.failed
     assert_exactly_once(tmp_path / "out", [r.run_id for r in plan.runs])
+    # the killed run's temporary folder is gone too (its process died with the worker)
+    assert not [p for p in (tmp_path / "out").rglob(".*") if ".tmp-" in p.name]
     # the worker really died (its run, unless it had just handed its result back, was
     # retried by Ray on another worker: either way once, as checked above)
     with pytest.raises(ProcessLookupError):

@@ -39,7 +39,7 @@ def sweep(
         bool, typer.Option("--resume", help="run only what is missing, failed or timed out")
     ] = False,
     num_cpus: Annotated[
-        int | None, typer.Option(help="CPUs of the local Ray (default: all)")
+        int | None, typer.Option(min=1, help="CPUs of the local Ray (default: all)")
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="validate and list the runs, launch nothing")
@@ -48,11 +48,20 @@ def sweep(
         bool, typer.Option("--no-report", help="do not write report.html into the sweep")
     ] = False,
 ) -> None:
-    """Run a sweep of scenarios on Ray: one task per run, resumable, results queryable."""
-    from mobility.experiment.spec import load_sweep
+    """Run a sweep of scenarios on Ray: one task per run, resumable, results queryable.
+
+    Every variant is checked against its network first (signal ids, edges, stops): a bad
+    one is refused with the others before Ray starts, instead of failing on the cluster.
+    """
+    from mobility.experiment.spec import check_variants, load_sweep
+    from mobility.experiment.store import SweepStore
 
     plan = load_sweep(spec)
     target = out or Path("results") / plan.spec.name
+    store = SweepStore(target)
+    store.check_target()
+    todo = [run for run in plan.runs if not (resume and store.finished(run.run_id))]
+    check_variants(plan, todo)  # against the networks, before Ray or a plan search starts
     if dry_run:
         table = Table(title=f"{plan.spec.name}: {len(plan.runs)} runs")
         for column in ("run id", "variant", "seed"):
@@ -61,15 +70,13 @@ def sweep(
             table.add_row(run.run_id[:12], run.variant, str(run.seed))
         console.print(table)
         return
-    from mobility.experiment.store import SweepStore
     from mobility.experiment.sweep import ray_session, run_sweep
     from mobility.signals.optimize import needs_plan
 
-    store = SweepStore(target)
-    todo = [run.spec for run in plan.runs if not (resume and store.finished(run.run_id))]
+    specs = [run.spec for run in todo]
     # one Ray for the plan search and the runs, started before the search starts JAX
-    with ray_session(address, num_cpus) if any(map(needs_plan, todo)) else nullcontext():
-        inputs = _signal_plans(todo, address=address, num_cpus=num_cpus)
+    with ray_session(address, num_cpus) if any(map(needs_plan, specs)) else nullcontext():
+        inputs = _signal_plans(specs, address=address, num_cpus=num_cpus)
         report = run_sweep(
             plan, target, address=address, resume=resume, num_cpus=num_cpus, inputs=inputs
         )

@@ -25,7 +25,7 @@ from mobility.config import ScenarioSpec
 from mobility.errors import MobilityError
 from mobility.experiment.spec import PlannedRun, SweepSpec
 from mobility.experiment.store import SweepStore
-from mobility.experiment.sweep import SweepReport, drive, ray_session
+from mobility.experiment.sweep import STALE_WAIT_S, SweepReport, drive, ray_session
 
 # Called as each result arrives: (index of the spec in the list, its result row).
 OnRow = Callable[[int, dict[str, Any]], None]
@@ -67,6 +67,7 @@ def run_specs(
     ]
     unique = list({run.run_id: run for run in runs}.values())
     store = SweepStore(out)
+    store.remove_stale()  # what a killed earlier batch left in the folder
     sweep = _sweep_spec(name, runs[0].spec, timeout_s)
     _record(store, sweep, unique)
     todo = [run for run in unique if not store.finished(run.run_id)]
@@ -84,8 +85,12 @@ def run_specs(
             arrived(run, store.row(run.run_id) or _missing(run))
     if todo:
         report = SweepReport(store.root, planned=len(unique), skipped=len(unique) - len(todo))
-        with ray_session(address, num_cpus):
-            drive(sweep, todo, store, report, None, progress, arrived, dict(inputs or {}), name)
+        try:
+            with ray_session(address, num_cpus):
+                drive(sweep, todo, store, report, None, progress, arrived, dict(inputs or {}), name)
+        except BaseException:  # interrupted: the cancelled runs' folders go with them
+            store.remove_stale(wait_s=STALE_WAIT_S)
+            raise
     rows = [store.row(run.run_id) or _missing(run) for run in runs]
     if check:
         _raise_failed(store, unique, {run.run_id: row for run, row in zip(runs, rows, strict=True)})

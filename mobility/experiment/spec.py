@@ -201,6 +201,38 @@ def expand(spec: SweepSpec, *, source: Path) -> list[PlannedRun]:
     return runs
 
 
+def check_variants(plan: SweepPlan, runs: list[PlannedRun] | None = None) -> int:
+    """Check each distinct variant of ``runs`` (default: all) against its network, as a run
+    would (:func:`mobility.scenario.check_scenario`: signal ids, edges, stops); raises one
+    SpecError naming every bad variant, so a sweep refuses them before anything launches
+    instead of failing them one by one on Ray. Builds only the (cached) networks; returns
+    the number of variants checked."""
+    from mobility.errors import MobilityError
+    from mobility.scenario import check_scenario
+
+    checked: set[str] = set()
+    problems: list[str] = []
+    for run in plan.runs if runs is None else runs:
+        key = run.spec.model_copy(update={"seed": 0}).content_hash()  # the seed aside
+        if key in checked:
+            continue
+        checked.add(key)
+        try:
+            check_scenario(run.spec)
+        except MobilityError as exc:
+            problems.append(f"variant {run.variant}: {exc}")
+    if problems:
+        shown = problems[:MAX_REPORTED]
+        more = len(problems) - len(shown)
+        tail = [f"... and {more} more invalid variant(s)"] if more else []
+        head = (
+            f"{plan.source}: {len(problems)} of the sweep's {len(checked)} variant(s) are "
+            "invalid against their network; nothing was launched (fix or drop these values)"
+        )
+        raise SpecError("\n".join([head, *shown, *tail]))
+    return len(checked)
+
+
 def variant_label(params: dict[str, Any]) -> str:
     """``demand.vehicles_per_hour=900,signals.controller=static`` (``base`` if none)."""
     if not params:

@@ -10,12 +10,20 @@ files: networks and demand are built through the content-addressed cache on each
 Without ``address`` the sweep starts a local Ray on loopback and stops it at the end;
 with one it joins that cluster and only disconnects. If Ray is already initialised in
 this process (a notebook, the tests), that session is used as it is.
+
+Nothing is launched when a run asks for more CPUs or GPUs than any node has (Ray would
+keep it pending forever). Ctrl-C and SIGTERM cancel the runs in flight; what finished
+stays stored. The temporary folders of runs whose process died (an interrupt, a killed
+worker, a timeout, a killed driver) are removed when a sweep starts or resumes, at its
+end, and after an interrupt.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,9 +36,16 @@ from mobility.experiment.spec import PlannedRun, SweepPlan, SweepSpec
 from mobility.experiment.store import SweepStore, param_column
 from mobility.experiment.worker import execute
 
+# Seconds an interrupted sweep waits for its cancelled runs to die and their folders to go.
+STALE_WAIT_S = 5.0
+
 
 class ClusterError(MobilityError):
     """Ray cannot be reached at the given address."""
+
+
+class ResourceError(MobilityError):
+    """The sweep's runs ask for more than any node of the Ray cluster has."""
 
 
 @dataclass
@@ -73,6 +88,8 @@ def run_sweep(
     plans of ``optimized`` runs (see :func:`mobility.experiment.worker.provide_inputs`).
     """
     store = SweepStore(out)
+    store.check_target()
+    store.remove_stale()  # what a killed earlier sweep left (its runs, its store writes)
     if store.has_results() and not resume:
         msg = (
             f"{store.root} already holds results of a sweep; pass --resume to finish it "
@@ -81,6 +98,27 @@ def run_sweep(
         raise MobilityError(msg)
     todo = [run for run in plan.runs if not (resume and store.finished(run.run_id))]
     report = SweepReport(store.root, planned=len(plan.runs), skipped=len(plan.runs) - len(todo))
+    started = time.perf_counter()
+    if not todo:
+        _write_plan(store, plan)
+        return report
+    try:
+        with ray_session(address, num_cpus):
+            check_resources(plan.spec, plan.source)  # before anything is written
+            _write_plan(store, plan)
+            drive(plan.spec, todo, store, report, max_in_flight, progress, on_result, inputs)
+    except BaseException:
+        # interrupted (Ctrl-C, SIGTERM) or failed: the cancelled runs die with their workers;
+        # wait a moment for them so their temporary run folders go too
+        store.remove_stale(wait_s=STALE_WAIT_S)
+        raise
+    finally:
+        report.elapsed_s = time.perf_counter() - started
+    store.remove_stale()  # runs of workers killed mid-sweep (their retries ran elsewhere)
+    return report
+
+
+def _write_plan(store: SweepStore, plan: SweepPlan) -> None:
     store.write_plan(
         plan.source.read_text(),
         {
@@ -90,15 +128,34 @@ def run_sweep(
             "runs": [run.manifest_entry() for run in plan.runs],
         },
     )
-    started = time.perf_counter()
-    if not todo:
-        return report
-    try:
-        with ray_session(address, num_cpus):
-            drive(plan.spec, todo, store, report, max_in_flight, progress, on_result, inputs)
-    finally:
-        report.elapsed_s = time.perf_counter() - started
-    return report
+
+
+def check_resources(spec: SweepSpec, source: Path | str) -> None:
+    """Refuse a sweep whose runs ask for more than one Ray node has: Ray would keep them
+    pending forever and the sweep would hang with nothing started.
+
+    Compares ``resources`` with the largest live node of the Ray this process is connected
+    to (a local Ray has one node: what it was started with). A cluster that adds nodes on
+    demand (an autoscaler) may be refused too early; give it nodes first.
+    """
+    import ray
+
+    nodes = [node.get("Resources", {}) for node in ray.nodes() if node.get("Alive")]
+    asked = {"CPU": spec.resources.cpus, "GPU": spec.resources.gpus}
+    fields = {"CPU": "cpus", "GPU": "gpus"}
+    for kind, amount in asked.items():
+        have = max((node.get(kind, 0.0) for node in nodes), default=0.0)
+        if amount > have:
+            msg = (
+                f"{source}: field `resources.{fields[kind]}`: each run asks for {amount:g} "
+                f"{kind}(s), but the largest Ray node has {have:g}, so no run could ever "
+                f"start; lower `resources.{fields[kind]}` to at most {have:g}"
+            )
+            if kind == "CPU":
+                msg += " (or give the local Ray more with --num-cpus, or join a bigger cluster)"
+            else:
+                msg += " (0 runs on the CPU), or join a cluster with GPUs with --address"
+            raise ResourceError(msg)
 
 
 @contextmanager
@@ -123,6 +180,32 @@ def _connect(address: str | None, num_cpus: int | None) -> bool:
 
     if ray.is_initialized():
         return False
+    with _own_sigterm():
+        return _init(address, num_cpus)
+
+
+@contextmanager
+def _own_sigterm() -> Iterator[None]:
+    """Keep this process's SIGTERM handler across ``ray.init``.
+
+    ``ray.init`` replaces it with one that exits at once, so a SIGTERM (a scheduler, a
+    container stopping) would skip the Ctrl-C path that cancels the runs in flight and
+    removes their folders. ``mobility``'s own handler turns SIGTERM into Ctrl-C; it stays
+    (where none was set, Ray's, which at least unwinds the stack, is kept).
+    """
+    main = threading.current_thread() is threading.main_thread()
+    before = signal.getsignal(signal.SIGTERM) if main else None
+    try:
+        yield
+    finally:
+        if callable(before):
+            signal.signal(signal.SIGTERM, before)
+
+
+def _init(address: str | None, num_cpus: int | None) -> bool:
+    """``ray.init`` on loopback (``address`` None) or joining the cluster at ``address``."""
+    import ray
+
     if address is None:
         # Ray starts its workers at nice 15; the runs are this sweep's foreground work, so
         # a local Ray that we own gives them normal priority (override with the variable).

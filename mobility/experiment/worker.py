@@ -43,7 +43,7 @@ def execute(
     :func:`provide_inputs`).
     """
     from mobility.config import ScenarioSpec
-    from mobility.rundir import RunResult, run_dir_name
+    from mobility.rundir import RunResult, remove_stale, run_dir_name
 
     _preload()
     provide_inputs(inputs or {})
@@ -58,6 +58,8 @@ def execute(
     reused = _finished(final, run_id)
     if reused is None:
         status, error = _run_in_child(spec_data, runs_dir, log_file, timeout_s)
+        if status != "ok":  # a killed child (timeout, crash) cannot remove its own folder
+            remove_stale(Path(runs_dir))
     else:
         status, error = "ok", None
     row: dict[str, Any] = {
@@ -119,7 +121,8 @@ def _finished(final: Path, run_id: str) -> Any:
         return None
     try:
         result = RunResult.load(final)
-    except (RunDirError, ValueError, KeyError):
+        _tables(final)  # a damaged table (a bad copy, a full disk): run it again
+    except (RunDirError, ValueError, KeyError, OSError):
         return None
     return result if result.spec_hash == run_id else None
 

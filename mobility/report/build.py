@@ -19,7 +19,14 @@ import pandas as pd
 from mobility.kpis import all_kpis, headline_kpis
 from mobility.report import figures as F
 from mobility.report.edges import edge_kpis, edge_slices, junction_delays
-from mobility.report.load import ReportError, RunData, SweepData, load_run, open_input
+from mobility.report.load import (
+    ReportError,
+    RunData,
+    SweepData,
+    load_run,
+    open_input,
+    read_table,
+)
 from mobility.report.words import better, describe, fmt, scenario_words
 
 e = html.escape
@@ -296,9 +303,9 @@ def _shuttles(views: list[_RunView], labels: list[str]) -> str:
         if not requests.is_file() or not fleet.is_file():
             missing.append(label)
             continue
-        r = pd.read_parquet(requests)
+        r = read_table(requests)
         waits[label] = r.loc[r["status"] == "served", "wait_s"].dropna().to_numpy(float)
-        f = pd.read_parquet(fleet)
+        f = read_table(fleet)
         cols = sorted(
             (c for c in f.columns if c.startswith("km_load_")),
             key=lambda c: int(c.removeprefix("km_load_")),

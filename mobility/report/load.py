@@ -72,26 +72,71 @@ def load_run(run_dir: Path | str) -> RunData:
         )
         raise ReportError(msg)
     try:
-        result = RunResult.load(run_dir)
+        RunResult.load(run_dir)  # a clear error when the folder is no run directory
     except RunDirError as exc:
         raise ReportError(str(exc)) from None
+    except (ValueError, KeyError, OSError) as exc:  # meta.json or kpis.json is damaged
+        for name in (META, KPIS):  # which one: a ReportError naming it
+            _read_mapping(run_dir / name, json.loads)
+        raise _damaged(run_dir / META, ValueError(f"no field {exc}")) from None
     missing = [t for t in TABLES if not (run_dir / f"{t}.parquet").is_file()]
     if missing or not (run_dir / SPEC).is_file():
         names = ", ".join([f"{t}.parquet" for t in missing] + ([] if missing else [SPEC]))
         msg = f"{run_dir}: an incomplete run directory (missing {names}); run the scenario again"
         raise ReportError(msg)
-    meta = json.loads((run_dir / META).read_text())
-    spec = yaml.safe_load((run_dir / SPEC).read_text())
+    meta = _read_mapping(run_dir / META, json.loads)
+    kpis = _read_mapping(run_dir / KPIS, json.loads)
+    spec = _read_mapping(run_dir / SPEC, yaml.safe_load)
     return RunData(
         run_dir=run_dir,
         name=str(meta.get("name") or spec.get("name") or run_dir.name),
         spec=spec,
         meta=meta,
-        kpis={k: (float("nan") if v is None else v) for k, v in result.kpis.items()},
-        trips=pd.read_parquet(run_dir / "trips.parquet"),
-        edges=pd.read_parquet(run_dir / "edges.parquet"),
-        timeline=pd.read_parquet(run_dir / "timeline.parquet"),
+        kpis={k: (float("nan") if v is None else v) for k, v in kpis.items()},
+        **{name: read_table(run_dir / f"{name}.parquet") for name in TABLES},
     )
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """A run's Parquet table; a ReportError naming the file when it is damaged (a run cut
+    short while writing it, a bad copy, a full disk) instead of pyarrow's traceback."""
+    import pyarrow.parquet as pq
+
+    try:
+        return pd.read_parquet(path)
+    except (ValueError, OSError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        problem: Exception = exc
+    try:  # the footer's complaint is the short one ("magic bytes not found", "0 bytes")
+        pq.read_metadata(path)
+    except (ValueError, OSError) as short:
+        problem = short
+    raise _damaged(path, problem) from None
+
+
+def _read_mapping(path: Path, parse: Any) -> dict[str, Any]:
+    """A run's JSON or YAML file as a mapping; a ReportError naming it when damaged."""
+    try:
+        data = parse(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError, yaml.YAMLError) as exc:
+        raise _damaged(path, exc) from None
+    if not isinstance(data, dict):
+        raise _damaged(path, ValueError("not a mapping"))
+    return data
+
+
+def _damaged(path: Path, exc: Exception) -> ReportError:
+    """The error for a damaged file of a run, with the two ways out: run it again (its own
+    resolved spec.yaml gives the same folder, which replaces this one) or delete it."""
+    lines = str(exc).strip().splitlines()
+    why = lines[0] if lines else type(exc).__name__
+    run_dir = path.parent
+    msg = (
+        f"{path}: damaged, the run cannot be reported ({why}); the run was cut short while "
+        f"writing it or the file was altered. Run it again with `mobility run "
+        f"{run_dir / SPEC} --out {run_dir.parent}` (it replaces the folder), or delete the "
+        f"folder {run_dir}"
+    )
+    return ReportError(msg)
 
 
 def is_run_dir(path: Path) -> bool:
