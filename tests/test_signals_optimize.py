@@ -14,7 +14,7 @@ import yaml
 from conftest import run_cli, small_scenario
 
 from mobility.cache import cache_root
-from mobility.config import RoutesDemand, ScenarioSpec
+from mobility.config import RoutesDemand, ScenarioSpec, signals_with
 from mobility.demand.build import build_demand
 from mobility.errors import SpecError
 from mobility.experiment.store import SweepStore
@@ -22,7 +22,13 @@ from mobility.network.build import build_network
 from mobility.network.net import load_network
 from mobility.scenario import run_scenario
 from mobility.signals.compare import compare
-from mobility.signals.optimize import VERIFY_SEED, ensure_plan, plan_spec, write_plan_file
+from mobility.signals.optimize import (
+    VERIFY_SEED,
+    better_reference,
+    ensure_plan,
+    plan_spec,
+    write_plan_file,
+)
 
 pytest.importorskip("ray")
 
@@ -77,11 +83,18 @@ def test_candidates_are_checked_through_the_runner_and_the_plan_is_reused(tmp_pa
     chosen = sumo[info["chosen"]]
     assert sorted(map(len, sumo)) == [1, 2] and len(chosen) == 2
     assert chosen[0] == min(d[0] for d in sumo) and all(d > 0 for d in chosen)
-    # the three checks were Ray tasks of the sweep runner, stored in its results store
+    # the references (the net's own programs, Webster's) ran on the finalists' seeds, and
+    # the plan deployed is the searched one only if it beat them there
+    refs = info["references"]
+    assert sorted(refs) == ["static", "webster"] and all(len(d) == 2 for d in refs.values())
+    assert info["deployed"] == (better_reference(chosen, refs) or "searched plan")
+    # the seven checks were Ray tasks of the sweep runner, stored in its results store
     rows = SweepStore(checks).query("SELECT variant, seed, status, node_id FROM runs")
-    assert len(rows) == 3 and set(rows["status"]) == {"ok"}
+    assert len(rows) == 7 and set(rows["status"]) == {"ok"}
     assert rows["node_id"].notna().all()
-    assert sorted(rows["seed"]) == [VERIFY_SEED, VERIFY_SEED, VERIFY_SEED + 1]
+    assert sorted(rows["seed"]) == sorted([VERIFY_SEED] * 4 + [VERIFY_SEED + 1] * 3)
+    if info["deployed"] != "searched plan":
+        return  # the reference path is tested on its own below
     # the check ran on a held-out seed: the chosen plan there gives the recorded delay
     plan_file = write_plan_file(tmp_path, document["tls"])
     again = run_scenario(plan_spec(spec, plan_file, name="again", seed=VERIFY_SEED), tmp_path)
@@ -120,8 +133,8 @@ def test_optimize_command_writes_the_plan_and_a_run_deploys_it(tmp_path) -> None
     assert done.returncode == 0, done.stderr
     assert "chosen" in done.stdout
     document = json.loads(plan.read_text())
-    assert set(document) == {"tls", "info"} and len(document["tls"]) == 9
-    assert len(SweepStore(tmp_path / "checks").query("SELECT * FROM runs")) == 1
+    # one candidate and the two references, each on one seed
+    assert len(SweepStore(tmp_path / "checks").query("SELECT * FROM runs")) == 3
     # the run finds the plan in the cache: one run directory, and no other SUMO run
     done = run_cli("run", str(path), "--out", str(tmp_path / "runs"), "--no-report")
     assert done.returncode == 0, done.stderr
@@ -129,6 +142,10 @@ def test_optimize_command_writes_the_plan_and_a_run_deploys_it(tmp_path) -> None
     (run_dir,) = _run_dirs(tmp_path / "runs")
     record = json.loads((run_dir / "optimized_plan.json").read_text())
     assert record["search"] == document["info"]
+    if "reference" in document:  # the references were not beaten: the run deploys one
+        assert record["reference"] == document["reference"] == document["info"]["deployed"]
+        return
+    assert len(document["tls"]) == 9
     assert {t: p["offset"] for t, p in record["tls"].items()} == {
         t: p["offset"] for t, p in document["tls"].items()
     }
@@ -162,3 +179,28 @@ def test_sweep_searches_a_missing_plan_once_before_launching(tmp_path) -> None:
     assert _plans() == before + 1
     rows = SweepStore(tmp_path / "out").query("SELECT status FROM runs")
     assert list(rows["status"]) == ["ok", "ok"]
+
+
+def test_a_reference_that_is_not_beaten_is_what_the_plan_deploys() -> None:
+    assert better_reference([30.0, 32.0], {"static": [29.0, 31.0], "webster": [40.0, 41.0]}) == (
+        "static"
+    )
+    assert better_reference([30.0, 32.0], {"static": [31.0, 32.0], "webster": [40.0, 41.0]}) is None
+    assert better_reference([], {"static": [1.0]}) is None  # nothing checked: nothing to say
+
+
+@pytest.mark.parametrize("reference", ["static", "webster"])
+def test_a_reference_plan_runs_exactly_as_that_controller(reference, tmp_path) -> None:
+    spec = _spec(**SEARCH)
+    plan = tmp_path / "plan.json"
+    plan.write_text(
+        json.dumps({"tls": {}, "reference": reference, "info": {"deployed": reference}})
+    )
+    deployed = run_scenario(plan_spec(spec, plan, name="deployed", seed=7), tmp_path)
+    signals = signals_with(spec.signals, controller=reference)
+    direct = run_scenario(
+        spec.model_copy(update={"signals": signals, "name": "direct", "seed": 7}), tmp_path
+    )
+    assert deployed.kpis["resco_delay_s"] == direct.kpis["resco_delay_s"]
+    record = json.loads((deployed.run_dir / "optimized_plan.json").read_text())
+    assert record["reference"] == reference

@@ -171,6 +171,14 @@ def plan_lines(info: dict) -> list[str]:
             f"candidate {n} ({c['start']}, {c['adam_steps']} steps): model "
             f"{c['model_delay_s']:.1f} s, SUMO {sumo} s{mark}"
         )
+    for name, delays in (info.get("references") or {}).items():
+        sumo = ", ".join(f"{d:.1f}" for d in delays)
+        lines.append(f"reference {name}: SUMO {sumo} s")
+    if info.get("deployed") in ("static", "webster"):
+        lines.append(
+            f"no searched plan beat the reference {info['deployed']!r} on the check seeds: "
+            "the plan deploys it"
+        )
     if "optimise_s" in info:
         lines.append(f"search {info['optimise_s']:.1f} s, SUMO checks {info['verify_s']:.1f} s")
     return lines

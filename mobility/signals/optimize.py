@@ -88,7 +88,8 @@ def ensure_plan(
         run = {"address": address, "num_cpus": num_cpus, "progress": progress}
         doc, info = search_plan(spec, network, routes, plans, checks, **run)
         target = tmp / PLAN_FILE
-        target.write_text(json.dumps({"tls": doc, "info": info}, indent=1))
+        document = {"tls": {}, **doc} if "reference" in doc else {"tls": doc}
+        target.write_text(json.dumps({**document, "info": info}, indent=1))
         return target
 
     return cached_build(PLAN_KIND, key, build, PLAN_FILE)
@@ -255,11 +256,26 @@ def search_plan(
     with ray_session(address, num_cpus) if settings["verify"] else nullcontext():
         found = model_candidates(spec, network, routes, plans, settings)
         started = time.perf_counter()
-        sumo, best = ([], 0)
+        sumo, best, refs = ([], 0, {})
         if settings["verify"]:
-            sumo, best = check_in_sumo(spec, found.docs, checks, settings, **run)
+            sumo, best, refs = check_in_sumo(spec, found.docs, checks, settings, **run)
     info = found.info(sumo, best, verify_s=time.perf_counter() - started)
+    reference = better_reference(sumo[best] if sumo else [], refs)
+    info["references"] = refs
+    info["deployed"] = reference or "searched plan"
+    if reference is not None:  # what the city has is not beaten: keep it, and say so
+        return {"reference": reference}, info
     return found.docs[best], info
+
+
+def better_reference(chosen: list[float], refs: dict[str, list[float]]) -> str | None:
+    """The reference plan (``static``: the net's own, ``webster``) to deploy instead of the
+    searched plan when one is at least as good on the same check seeds, else None: the
+    search may never leave a city worse off than the plan it already has."""
+    if not chosen or not refs:
+        return None
+    name = min(refs, key=lambda r: np.mean(refs[r]))
+    return name if np.mean(refs[name]) <= np.mean(chosen) else None
 
 
 @dataclass
@@ -338,19 +354,21 @@ def check_in_sumo(
     address: str | None = None,
     num_cpus: int | None = None,
     progress: bool = False,
-) -> tuple[list[list[float]], int]:
-    """(RESCO delay of each plan in SUMO per seed checked, the best plan), by successive
-    halving: every plan on a first held-out seed, the best quarter on ``verify_seeds - 1``
-    more, and the best mean of those wins (one seed is noisy: on cologne3 one plan's delay
-    moves by 3 s between seeds). Each round's runs go in parallel through the runner."""
+) -> tuple[list[list[float]], int, dict[str, list[float]]]:
+    """(RESCO delay of each plan in SUMO per seed checked, the best plan, the references'
+    delays), by successive halving: every plan on a first held-out seed, the best quarter
+    on ``verify_seeds - 1`` more, and the best mean of those wins (one seed is noisy: on
+    cologne3 one plan's delay moves by 3 s between seeds). The references, the net's own
+    programs and Webster's, run on the finalists' seeds. Each round's runs go in parallel
+    through the runner."""
     from mobility.experiment.runner import file_inputs, run_specs
     from mobility.experiment.sweep import ray_session
 
     first = VERIFY_SEED + 100 * settings["seed"]
     files = [write_plan_file(Path(folder) / "plans", doc) for doc in docs]
 
-    def delays(pairs: list[tuple[int, int]]) -> list[float]:
-        specs = [plan_spec(spec, files[n], name=f"candidate-{n}-{s}", seed=s) for n, s in pairs]
+    def delays(pairs: list[tuple[int | str, int]]) -> list[float]:
+        specs = [_check_spec(spec, files, n, seed) for n, seed in pairs]
         rows = run_specs(
             specs,
             folder,
@@ -361,13 +379,32 @@ def check_in_sumo(
         )
         return [float(row.get("kpi_resco_delay_s", np.nan)) for row in rows]
 
+    seeds = range(first, first + settings["verify_seeds"])
     with ray_session(address, num_cpus):
         out = [[d] for d in delays([(n, first) for n in range(len(docs))])]
         finalists = [int(n) for n in np.argsort([d[0] for d in out])[: -(-len(docs) // 4)]]
-        more = [(n, first + k) for n in finalists for k in range(1, settings["verify_seeds"])]
-        for (n, _), delay in zip(more, delays(more), strict=True):
-            out[n].append(delay)
-    return out, min(finalists, key=lambda n: np.mean(out[n]))
+        more = [(n, s) for n in finalists for s in seeds[1:]]
+        refs: list[tuple[int | str, int]] = [(r, s) for r in REFERENCES for s in seeds]
+        measured = delays([*more, *refs])
+    for (n, _), delay in zip(more, measured[: len(more)], strict=True):
+        out[n].append(delay)
+    by_ref: dict[str, list[float]] = {r: [] for r in REFERENCES}
+    for (name, _), delay in zip(refs, measured[len(more) :], strict=True):
+        by_ref[str(name)].append(delay)
+    return out, min(finalists, key=lambda n: np.mean(out[n])), by_ref
+
+
+REFERENCES = ("static", "webster")  # what a city has: its own programs, and Webster's
+
+
+def _check_spec(spec: ScenarioSpec, files: list[Path], n: int | str, seed: int) -> ScenarioSpec:
+    """The check run of candidate ``n`` (or of a reference controller) on ``seed``."""
+    if isinstance(n, str):
+        signals = signals_with(spec.signals, controller=n)
+        return spec.model_copy(
+            update={"signals": signals, "name": f"reference-{n}-{seed}", "seed": seed}
+        )
+    return plan_spec(spec, files[n], name=f"candidate-{n}-{seed}", seed=seed)
 
 
 def start_names(given: list[str]) -> list[str]:

@@ -29,7 +29,7 @@ from mobility.sim.parts import RunContext
 
 PLAN_KIND = "signal-plans"  # the cache folder of searched plans
 PLAN_FILE = "plan.json"
-SEARCH_REVISION = 5  # bump when the search changes, so cached plans are not reused
+SEARCH_REVISION = 6  # bump when the search changes, so cached plans are not reused
 NO_PLAN = (
     "field `signals.params.plan`: the `optimized` controller has no plan for this scenario "
     "(its content: net, demand, signal settings); run `mobility signals optimize SPEC` first, "
@@ -156,8 +156,13 @@ def optimized_programs(
         if source is None:
             raise SpecError(NO_PLAN)
     document = load_plan(source)
-    doc = plan_lights(document, plans, source)
     info: dict[str, object] = document.get("info") or {}
+    if document.get("reference"):  # the search kept what the city has: see its references
+        logics = reference_programs(str(document["reference"]), spec, network, routes, plans)
+        record = {"reference": document["reference"], "search": info, "plan": str(source)}
+        (folder / "optimized_plan.json").write_text(json.dumps(record, indent=1))
+        return logics, info
+    doc = plan_lights(document, plans, source)
     logics = []
     for plan in plans:
         greens = np.clip(doc[plan.tls]["greens"], sig.min_green, sig.max_green)
@@ -166,6 +171,22 @@ def optimized_programs(
     record = {"tls": doc, "search": info, "plan": str(source)}  # the plan, and how it was found
     (folder / "optimized_plan.json").write_text(json.dumps(record, indent=1))
     return logics, info
+
+
+def reference_programs(
+    name: str, spec: ScenarioSpec, network: Network, routes: list[Path], plans: Sequence[PhasePlan]
+) -> list[str]:
+    """The programs of a reference plan the search found unbeaten: the net's own
+    (``static``: nothing to write) or Webster's."""
+    if name == "static":
+        return []
+    if name == "webster":
+        from mobility.signals.programs import webster_programs
+
+        ctx = RunContext(spec, network, tuple(routes), Path("."))
+        return webster_programs(ctx, list(plans))
+    msg = f'field `signals.params.plan`: unknown reference {name!r}; use "static" or "webster"'
+    raise SpecError(msg)
 
 
 def optimized_plan_programs(ctx: RunContext, plans: list[PhasePlan]) -> list[str]:
