@@ -58,6 +58,21 @@ def build_demand(spec: ScenarioSpec, network: Network) -> list[Path]:
     return [cached_build("demand", key, build, "routes.rou.xml")]
 
 
+# The seed of the demand a controller may learn from: one no evaluated run uses (runs take
+# the spec's seeds, plan checks 10,000 and up), so a controller knows the demand's pattern,
+# never the evaluated run's own vehicles.
+CALIBRATION_SEED = 20_000
+
+
+def calibration_demand(spec: ScenarioSpec, network: Network) -> list[Path]:
+    """The scenario's demand as a field controller could know it, for the controllers that
+    plan from demand (Webster's, the JAX model's): generated demand drawn on
+    :data:`CALIBRATION_SEED`; route files, the same vehicles on every seed, as they are."""
+    if not DEMAND_TYPES[spec.demand.type].build:
+        return build_demand(spec, network)
+    return build_demand(spec.model_copy(update={"seed": CALIBRATION_SEED}), network)
+
+
 def random_trips(
     demand: RandomTripsDemand, spec: ScenarioSpec, network: Network, out: Path
 ) -> Path:

@@ -107,7 +107,7 @@ def model_delays(
 
     from mobility.core.plan_search import evaluate_plans
     from mobility.core.signal_model import Plan, steps_for
-    from mobility.demand.build import build_demand
+    from mobility.demand.build import calibration_demand
     from mobility.network.build import build_network
     from mobility.network.net import load_network
     from mobility.signals.model_build import model_for_spec
@@ -115,7 +115,7 @@ def model_delays(
 
     sig = spec.signals
     network = load_network(build_network(spec.network))
-    routes = build_demand(spec, network)
+    routes = calibration_demand(spec, network)  # the model knows what a controller would
     tls = list(sig.tls) if sig.tls else None
     arrays = model_for_spec(spec, network, routes, tls=tls, dt=dt)
     model_net, timing, demand = arrays.jax()

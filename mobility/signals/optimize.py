@@ -1,6 +1,7 @@
 """``mobility signals optimize``: search fixed-time plans on the JAX model, check them in SUMO.
 
-The scenario's net and routes become the model's arrays
+The scenario's net and its demand as a controller may know it (drawn on the calibration
+seed, :func:`mobility.demand.build.calibration_demand`) become the model's arrays
 (:mod:`mobility.signals.model_build`); :func:`mobility.core.plan_search.optimise` screens
 the net's own plan, Webster's, both at other cycle lengths, and many random plans over
 demand samples in one call, and refines the best by gradient (greens, a cycle length per
@@ -133,12 +134,12 @@ def ensure_plans(
 def scenario_content(spec: ScenarioSpec) -> tuple[Network, list[Path], list[PhasePlan]]:
     """The scenario's network, route files and controlled lights, as a run of it sees them
     (checked as a run checks them: a SpecError before a long search, not after)."""
-    from mobility.demand.build import build_demand
+    from mobility.demand.build import calibration_demand
     from mobility.scenario import check_scenario
     from mobility.signals.programs import plans_from_net
 
     network = check_scenario(spec)
-    routes = build_demand(spec, network)
+    routes = calibration_demand(spec, network)  # a field controller's knowledge of the demand
     sig = spec.signals
     tls = list(sig.tls) if sig.tls is not None else sorted(network.signals.programs)
     plans = plans_from_net(network.signals, tls, yellow=sig.yellow, all_red=sig.all_red)

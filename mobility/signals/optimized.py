@@ -191,7 +191,10 @@ def reference_programs(
 
 def optimized_plan_programs(ctx: RunContext, plans: list[PhasePlan]) -> list[str]:
     """The ``optimized`` entry of the controller registry: the plan's ``<tlLogic>``s."""
+    from mobility.demand.build import calibration_demand
+
+    known = calibration_demand(ctx.spec, ctx.network)  # what the search planned from
     logics, _ = optimized_programs(
-        ctx.spec, network=ctx.network, routes=list(ctx.routes), plans=plans, folder=ctx.folder
+        ctx.spec, network=ctx.network, routes=known, plans=plans, folder=ctx.folder
     )
     return logics

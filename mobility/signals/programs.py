@@ -166,9 +166,13 @@ def plans_from_net(
 
 
 def webster_programs(ctx: RunContext, plans: list[PhasePlan]) -> list[str]:
-    """Webster's fixed-time program of every light, from the scenario's own flows."""
+    """Webster's fixed-time program of every light, from the scenario's flows as a city
+    knows them (its demand on the calibration seed, never this run's own vehicles)."""
+    from mobility.demand.build import calibration_demand
+
     sig = ctx.spec.signals
-    flows = movement_flows(list(ctx.routes), ctx.network, begin=ctx.spec.begin, end=ctx.spec.end)
+    known = calibration_demand(ctx.spec, ctx.network)
+    flows = movement_flows(known, ctx.network, begin=ctx.spec.begin, end=ctx.spec.end)
     links = ctx.network.signals.links
     return [
         webster_program(

@@ -65,12 +65,12 @@ class SignalsPart:
         sig = ctx.spec.signals
         declared = controller(sig.controller)
         if declared.uses_model and declared.kind == "phase":
+            from mobility.demand.build import calibration_demand
             from mobility.signals.model_build import model_for_spec
 
             dt = float(getattr(sig.params, "dt", 2.0))
-            self.model = model_for_spec(
-                ctx.spec, ctx.network, list(ctx.routes), tls=self.tls, dt=dt
-            )
+            known = calibration_demand(ctx.spec, ctx.network)  # never this run's vehicles
+            self.model = model_for_spec(ctx.spec, ctx.network, known, tls=self.tls, dt=dt)
         if declared.kind != "program" or not declared.code:
             return SumoInputs()
         logics = declared.load()(ctx, [plans[t] for t in self.tls])
