@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mobility.signals.phases import PhasePlan, all_red_state, plan_from_program, yellow_state
-from mobility.signals.types import Layout, Observation, PhaseController
+from mobility.signals.types import JAM_SPACING_M, Layout, Observation, PhaseController
 from mobility.sim.engine import Engine, variable
 
 _LANE_VARS = ("LAST_STEP_VEHICLE_NUMBER", "LAST_STEP_VEHICLE_HALTING_NUMBER", "VAR_WAITING_TIME")
@@ -80,7 +80,6 @@ class SignalDriver:
             else:  # mid-transition in the net's program: finish it properly
                 self._switch(engine, light, shown, 0, now)
             self.lights.append(light)
-        self.layout = _layout(self.tls, self.lights, in_lanes, out_lanes, moves, engine)
         controlled = {
             pair
             for t in engine.traffic_lights()
@@ -93,6 +92,7 @@ class SignalDriver:
         out_reach = [
             [_reach(engine, x, self.approach, controlled, up=False) for x in g] for g in out_lanes
         ]
+        self.layout = _layout(self.tls, self.lights, in_lanes, out_reach, moves, engine)
         self._in_sum, self._out_sum, lanes = _lane_sums(self.layout, in_reach, out_reach)
         engine.subscribe("lane", lanes, [variable(name) for name in _LANE_VARS])
         self.controller.reset(self.layout, min_green=self.min_green)
@@ -181,10 +181,13 @@ def _layout(
     tls: list[str],
     lights: list[_Light],
     in_lanes: list[list[str]],
-    out_lanes: list[list[str]],
+    out_reach: list[list[list[tuple[str, float]]]],
     moves: list[list[tuple[int, int, int]]],
     engine: Engine,
 ) -> Layout:
+    """The padded layout. An out-lane's storage is counted over the same lanes and shares as
+    its observed vehicles (its approach), so that their ratio is the exit's occupancy."""
+    out_lanes = [[reach[0][0] for reach in g] for g in out_reach]
     t = len(tls)
     n_in = max(len(x) for x in in_lanes)
     n_out = max(len(x) for x in out_lanes)
@@ -196,19 +199,25 @@ def _layout(
     move_out = np.zeros((t, n_mv), int)
     move_mask = np.zeros((t, n_mv), bool)
     serves = np.zeros((t, n_ph, n_mv), bool)
+    yields = np.zeros((t, n_ph, n_mv), bool)
     phase_mask = np.zeros((t, n_ph), bool)
     in_length = np.ones((t, n_in))
+    out_storage = np.ones((t, n_out))
     for k in range(t):
         in_mask[k, : len(in_lanes[k])] = True
         out_mask[k, : len(out_lanes[k])] = True
         for i, lane in enumerate(in_lanes[k]):
             in_length[k, i] = max(engine.lane_info(lane)[0], 1.0)
+        for o, reach in enumerate(out_reach[k]):
+            metres = sum(share * engine.lane_info(x)[0] for x, share in reach)
+            out_storage[k, o] = max(metres / JAM_SPACING_M, 1.0)
         greens = lights[k].plan.greens
         phase_mask[k, : len(greens)] = True
         for m, (i, o, link) in enumerate(moves[k]):
             move_in[k, m], move_out[k, m], move_mask[k, m] = i, o, True
             for p, state in enumerate(greens):
                 serves[k, p, m] = state[link] in "Gg"
+                yields[k, p, m] = state[link] == "g"
     return Layout(
         tuple(tls),
         in_mask,
@@ -219,8 +228,10 @@ def _layout(
         serves,
         phase_mask,
         in_length,
+        out_storage,
         tuple(map(tuple, in_lanes)),
         tuple(map(tuple, out_lanes)),
+        yields,
     )
 
 

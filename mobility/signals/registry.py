@@ -47,11 +47,61 @@ class NoParams(Params):
     """The controller has no settings."""
 
 
-class MaxPressureParams(Params):
+class PhaseRuleParams(Params):
+    """The rules shared by the phase controllers that keep a network from locking up (see
+    :mod:`mobility.signals.controllers`); none changes a decision while every exit has room
+    and every lane moves under the greens that serve it.
+
+    Spill-back: a movement whose exit is nearly full is not served, since its vehicles
+    cannot leave and its green only lets the queue grow back into the junctions upstream
+    (Gregoire et al. 2015, capacity-aware pressure). Stalls: a lane that stood still
+    through a green does not count for that phase while another phase serving it is
+    untried (its first vehicle wants a turn the phase does not give: the controllers see
+    lanes, not turns). Starvation: a lane whose vehicles have waited longer than any fair
+    cycle would make them gets the phases serving it in turn.
+    """
+
+    spillback: bool = Field(
+        True, description="capacity-aware: never count a movement whose exit is full"
+    )
+    exit_full: float = Field(
+        0.9,
+        gt=0,
+        le=1,
+        description="exit occupancy (vehicles over its standing storage, 7.5 m per vehicle "
+        "over the exit's approach) at which a movement counts as blocked",
+    )
+    stall: bool = Field(
+        True,
+        description="a lane that stood still through a whole green of a phase does not count "
+        "for that phase until it moves, while another phase serving it is untried",
+    )
+    patience: float | None = Field(
+        300.0,
+        gt=0,
+        description="s the vehicles on a lane's approach may have waited on average (a "
+        "moving one counts 0) before the phases serving it are served in turn (null: "
+        "never); above the longest fair wait at a four-phase light with the default 60 s "
+        "max green, 3 x 63 s",
+    )
+
+
+class MaxPressureParams(PhaseRuleParams):
     normalise: bool = Field(False, description="incoming counts per metre of lane (density)")
+    stall: bool = Field(
+        False,
+        description="as for greedy and sotl; off by default here: pressure already counts a "
+        "shared lane once per movement a phase serves, so the phase with the first "
+        "vehicle's turn gets its share, and the extra switches raised the junction-box "
+        "deadlocks on cologne3 (3 of 13 seeds against 1)",
+    )
 
 
-class SotlParams(Params):
+class GreedyParams(PhaseRuleParams):
+    """Longest queue first has only the shared rules as settings."""
+
+
+class SotlParams(PhaseRuleParams):
     theta: float = Field(60.0, gt=0, description="vehicle-seconds on red before a switch")
     mu: float = Field(3.0, ge=0, description="largest platoon kept crossing on green")
 
@@ -166,7 +216,7 @@ CONTROLLERS: dict[str, Controller] = {
         Controller(
             "greedy",
             "phase",
-            NoParams,
+            GreedyParams,
             "mobility.signals.controllers:Greedy",
             "longest queue first: each light serves the phase with the most halted vehicles",
         ),

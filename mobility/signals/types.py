@@ -10,6 +10,8 @@ from typing import Protocol
 
 import numpy as np
 
+JAM_SPACING_M = 7.5  # m of lane a standing car takes (SUMO's default 5 m car plus 2.5 m gap)
+
 
 @dataclass(frozen=True)
 class Layout:
@@ -27,8 +29,10 @@ class Layout:
     serves: np.ndarray  # [T, P, M] bool: green phase p gives movement m a green
     phase_mask: np.ndarray  # [T, P] bool: phase slot used
     in_length: np.ndarray  # [T, I] float: lane length, m (1 where padded)
+    out_storage: np.ndarray  # [T, O] float: vehicles the out-lane's approach holds (1 padded)
     in_lanes: tuple[tuple[str, ...], ...] = ()  # [T][I used] incoming lane ids
     out_lanes: tuple[tuple[str, ...], ...] = ()  # [T][O used] outgoing lane ids
+    yields: np.ndarray | None = None  # [T, P, M] bool: p's green for m is permissive ("g")
 
     @property
     def lane_served(self) -> np.ndarray:
@@ -39,6 +43,16 @@ class Layout:
             for m in np.flatnonzero(self.move_mask[k]):
                 out[k, :, self.move_in[k, m]] |= self.serves[k, :, m]
         return out
+
+    def exit_fill(self, obs: Observation) -> np.ndarray:
+        """[T, M] how full each movement's exit is: vehicles on the out-lane's approach over
+        the vehicles it holds standing (0 empty, about 1 jammed; 0 where padded)."""
+        rows = np.arange(len(self.tls))[:, None]
+        fill = (
+            np.nan_to_num(obs.out_vehicles)[rows, self.move_out]
+            / self.out_storage[rows, self.move_out]
+        )
+        return np.where(self.move_mask, fill, 0.0)
 
 
 @dataclass(frozen=True)
