@@ -27,7 +27,8 @@ delay line plus ``M`` queues), so thousands of plans fit in one ``vmap``.
 
 Signals: each light cycles through its green phases with fixed yellow/all-red after each
 (``cycle = sum(greens) + lost``), the first :data:`YELLOW_USED_S` of each yellow still
-passing traffic; the green of phase ``p`` is a window of the cycle,
+passing traffic (or a light's own ``Timing.used``, fitted to SUMO by
+:mod:`mobility.core.calibration`); the green of phase ``p`` is a window of the cycle,
 relaxed with sigmoids of width ``tau`` seconds so that gradients reach green times,
 offsets (and through them the cycle length). ``tau -> 0`` gives the hard windows.
 
@@ -87,6 +88,19 @@ class ModelNet:
     lane_sat: jax.Array = field(default_factory=_no_floats)  # [L] veh/s a lane discharges at most
     # turning bays (none: a queue never outgrows its lanes)
     move_bay: jax.Array = field(default_factory=_no_floats)  # [M] vehicles its own lanes hold
+    # fitted free-flow times (none: whole steps, no loss while running; see
+    # mobility.core.calibration): a share delay_frac of each step's entries reaches its queue
+    # one step after the others (so K >= delay_steps + 2), and slow_share of the time a
+    # vehicle runs on the edge counts as delay (below its desired speed: accelerating from a
+    # stop, slowing for a turn, as SUMO's time loss counts it)
+    delay_frac: jax.Array = field(default_factory=_no_floats)  # [E] in [0, 1)
+    slow_share: jax.Array = field(default_factory=_no_floats)  # [E] in [0, 1)
+    # yielding at unsignalised junctions (none: a movement discharges at its saturation flow
+    # whatever crosses it): movement yield_move gives way to yield_foe, and discharges
+    # exp(-yield_gap x its foes' flow in veh/s) of its saturation flow (gap acceptance)
+    yield_move: jax.Array = field(default_factory=_no_ints)  # [Y] int movement giving way
+    yield_foe: jax.Array = field(default_factory=_no_ints)  # [Y] int movement it gives way to
+    yield_gap: jax.Array = field(default_factory=_no_floats)  # [M] s per foe vehicle per s
 
 
 @jax.tree_util.register_dataclass
@@ -98,6 +112,10 @@ class Timing:
     lost: jax.Array  # [T, P] s of yellow + all-red shown after green p
     min_green: jax.Array  # [T, P] s
     max_green: jax.Array  # [T, P] s
+    # s each green window runs on into its transition (effective green minus displayed green:
+    # yellow still used, less any start-up loss), per light; none: YELLOW_USED_S everywhere.
+    # Fitted per network by mobility.core.calibration.
+    used: jax.Array = field(default_factory=_no_floats)  # [T] s, at most the transition
 
 
 @jax.tree_util.register_dataclass
@@ -163,11 +181,15 @@ def step(net: ModelNet, state: State, green: jax.Array, arrivals: jax.Array, dt:
     # vehicles reaching the end of their edge join the queue of their next movement
     slot = (state.step - net.delay_steps) % k
     reached = state.line[slot, cols]  # [E]
+    if net.delay_frac.shape[0]:  # a fraction of each step's entries takes one step more
+        later = state.line[(slot - 1) % k, cols]
+        reached = (1.0 - net.delay_frac) * reached + net.delay_frac * later
     running = state.running - reached
     queue = state.queue + reached[net.move_from] * net.split
     green = bay_overflow(net, queue, green)
     # what wants to move this step: discharge bounded by saturation flow x green
     want = jnp.minimum(queue, net.move_sat * green * dt)  # [M]
+    want = give_way(net, want, dt)
     src_want = state.waiting + arrivals  # [E]
     # spill-back: each edge admits at most its free storage, shared in proportion
     occupied = running + jax.ops.segment_sum(queue, net.move_from, e)
@@ -182,6 +204,9 @@ def step(net: ModelNet, state: State, green: jax.Array, arrivals: jax.Array, dt:
     inflow = inflow.at[e - 1].set(0.0)
     line = state.line.at[state.step % k].set(inflow)
     waiting = src_want - src_in
+    lost = queue.sum() + waiting.sum()
+    if net.slow_share.shape[0]:
+        lost = lost + (running * net.slow_share).sum()
     return State(
         line=line,
         running=running + inflow,
@@ -190,8 +215,19 @@ def step(net: ModelNet, state: State, green: jax.Array, arrivals: jax.Array, dt:
         step=state.step + 1,
         entered=state.entered + arrivals.sum(),
         exited=state.exited + exited,
-        delay=state.delay + (queue.sum() + waiting.sum()) * dt,
+        delay=state.delay + lost * dt,
     )
+
+
+def give_way(net: ModelNet, want: jax.Array, dt: float) -> jax.Array:
+    """[M] ``want`` of movements that give way cut by the flow of their foes this step: a
+    minor road at a priority junction passes in the gaps of the major flow, fewer the
+    heavier it is (``exp(-gap x foe flow)``, the share of foe headways longer than ``gap``
+    when the foes arrive at random)."""
+    if net.yield_move.shape[0] == 0:
+        return want
+    foe_rate = jax.ops.segment_sum(want[net.yield_foe], net.yield_move, want.shape[0]) / dt
+    return want * jnp.exp(-net.yield_gap * foe_rate)
 
 
 def bay_overflow(net: ModelNet, queue: jax.Array, green: jax.Array) -> jax.Array:
@@ -240,7 +276,7 @@ def phase_windows(plan: Plan, timing: Timing, t: jax.Array, tau: float) -> jax.A
     span = green + timing.lost * timing.phase_mask  # [T, P]
     cycle = jnp.maximum(span.sum(axis=1), 1e-3)  # [T]
     start = jnp.cumsum(span, axis=1) - span  # [T, P]
-    end = start + green + jnp.minimum(YELLOW_USED_S, timing.lost) * timing.phase_mask
+    end = start + green + jnp.minimum(yellow_used(timing), timing.lost) * timing.phase_mask
     u = jnp.mod(t - plan.offset, cycle)[:, None]  # [T, 1]
     out = jnp.zeros_like(green)
     for shift in (-1.0, 0.0, 1.0):  # the window may wrap around the cycle
@@ -250,6 +286,14 @@ def phase_windows(plan: Plan, timing: Timing, t: jax.Array, tau: float) -> jax.A
         else:
             out = out + ((v >= start) & (v < end)).astype(green.dtype)
     return jnp.clip(out, 0.0, 1.0) * timing.phase_mask
+
+
+def yellow_used(timing: Timing) -> jax.Array:
+    """[T, 1] s of each transition still used as green: the fitted ``timing.used`` of each
+    light, or :data:`YELLOW_USED_S` when the twin is not calibrated."""
+    if timing.used.shape[0] == 0:
+        return jnp.full((timing.lost.shape[0], 1), YELLOW_USED_S, timing.lost.dtype)
+    return timing.used[:, None]
 
 
 def movement_green(net: ModelNet, phase_green: jax.Array) -> jax.Array:

@@ -119,10 +119,58 @@ def check_model_command(
     table, rho = check_model(scenario, out, plans=plans, on_plan=done, address=address)
     target = out / f"{scenario.name}-check-model.parquet"
     table.to_parquet(target, index=False)
+    twin = table.attrs["twin"]
     console.print(
-        f"{scenario.name}: Spearman {rho:.3f} over {plans} plans "
+        "twin: "
+        + (
+            "the constants (no fit: `mobility signals calibrate SPEC`)"
+            if twin == "constants"
+            else f"calibrated ({twin})"
+        )
+    )
+    console.print(
+        f"{scenario.name}: Spearman {rho:.3f}, mean |model - SUMO| / SUMO delay "
+        f"{table.attrs['delay_error']:.1%} over {plans} plans "
         f"(model: all {plans} plans in {table.attrs['model_s']:.2f} s); table: {target}"
     )
+
+
+@signals_app.command("calibrate")
+def calibrate_command(
+    spec: Annotated[
+        Path, typer.Argument(help="scenario YAML, or a RESCO-format folder / .sumocfg")
+    ],
+    plans: Annotated[
+        int, typer.Option(min=1, help="SUMO runs to fit: the net's own plan, then random ones")
+    ] = 8,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="folder for the SUMO runs and the report")
+    ] = Path("results/calibration"),
+    address: AddressOption = None,
+    refit: Annotated[bool, typer.Option(help="fit again even if a fit is cached")] = False,
+) -> None:
+    """Fit the JAX twin to SUMO runs of the scenario (the net's plan and random plans, on
+    seeds no evaluated run uses) and cache the fit: `check-model`, `optimize` and
+    `model_predictive` then use it."""
+    import json
+
+    from rich.console import Console
+
+    from mobility.signals.calibrate import ensure_calibration, report_lines
+    from mobility.signals.compare import load_any
+
+    console = Console()
+    scenario = load_any(spec)
+    found = ensure_calibration(
+        scenario, plans=plans, out=out, address=address, progress=console.print, refit=refit
+    )
+    report = json.loads(found.read_text())["report"]
+    for line in report_lines(report):
+        console.print(line)
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / f"{scenario.name}-calibration.json"
+    target.write_text(json.dumps(report, indent=1))
+    console.print(f"report: {target}\ncached fit: {found}")
 
 
 @signals_app.command("optimize")

@@ -10,17 +10,29 @@ movement's bay is what its from-lanes hold. A movement belongs to the light of i
 connections; phases and transitions come from the net's own program
 (:func:`mobility.signals.phases.plan_from_program`). Trips without a route take the net's
 shortest path (:meth:`mobility.network.net.Network.shortest_path`).
+
+Those constants (1800 veh/h per lane, the minor green's share, 7.5 m per stored vehicle,
+free flow at the speed limit, :data:`mobility.core.signal_model.YELLOW_USED_S`) are what
+the twin starts from. ``mobility signals calibrate`` fits them per network to SUMO runs
+(:mod:`mobility.signals.calibrate`) and stores the fit in the content cache
+(:func:`calibration_key`); :func:`model_for_spec` applies a stored fit whenever there is one
+(:func:`with_calibration`), so every user of the twin gets the calibrated one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from mobility.cache import cached_build
+from mobility.config import file_hash
 from mobility.demand.routes import route_vehicles
 from mobility.network.net import Network
 from mobility.signals.phases import PhasePlan
@@ -48,7 +60,11 @@ class ModelArrays:
     tls: tuple[str, ...]  # [T]
     plans: tuple[PhasePlan, ...]  # [T]
     lane_edge: dict[str, str]  # lane id -> edge id
+    minor: np.ndarray  # [M, P] 1 where phase p gives the movement only a minor (yielding) green
+    free_flow_s: np.ndarray  # [E] s to travel each edge at its speed limit (the sink: 0)
+    edge_lanes: np.ndarray  # [E] lanes of each edge (the sink: 0)
     dt: float
+    calibration: str | None = None  # the fitted twin applied (its file), None: the constants
 
     def jax(self):
         """(ModelNet, Timing, Demand) as JAX arrays."""
@@ -60,6 +76,49 @@ class ModelArrays:
         timing = Timing(**{k: jnp.asarray(v) for k, v in self.timing.items()})
         demand = Demand(**{k: jnp.asarray(v) for k, v in self.demand.items()})
         return net, timing, demand
+
+    def layout(self, network: Network):
+        """The :class:`~mobility.core.calibration.Layout` a fit of this twin needs (who
+        gives way to whom at the net's unsignalised junctions: :func:`yield_pairs`)."""
+        import jax.numpy as jnp
+
+        from mobility.core.calibration import Layout
+
+        pairs = yield_pairs(network, self)
+        return Layout(
+            minor=jnp.asarray(self.minor),
+            free_flow_s=jnp.asarray(self.free_flow_s),
+            lanes=jnp.asarray(self.edge_lanes),
+            yield_move=jnp.asarray(pairs[:, 0]),
+            yield_foe=jnp.asarray(pairs[:, 1]),
+        )
+
+
+def yield_pairs(network: Network, arrays: ModelArrays) -> np.ndarray:
+    """[Y, 2] (movement, foe) pairs of the twin's movements where the first gives way to the
+    second at a junction no light controls, by the net's own right of way (SUMO's
+    ``<request>`` bits, :meth:`sumolib.net.node.Node.forbids`). Movements of a light
+    follow its phases instead (and a minor green's share)."""
+    graph = network.net
+    n_t = len(arrays.tls)
+    at_node: dict[str, list[tuple[int, str, list]]] = {}
+    for m, (a, b) in enumerate(arrays.movements):
+        if not b or not graph.hasEdge(a) or not graph.hasEdge(b):
+            continue
+        edge = graph.getEdge(a)
+        conns = edge.getOutgoing().get(graph.getEdge(b), [])
+        if conns:
+            at_node.setdefault(edge.getToNode().getID(), []).append((m, a, conns))
+    pairs = []
+    for node_id, moves in at_node.items():
+        node = graph.getNode(node_id)
+        for m, a, conns in moves:
+            if arrays.net["move_tls"][m] != n_t:
+                continue
+            for foe, other, foe_conns in moves:
+                if other != a and any(node.forbids(f, c) for c in conns for f in foe_conns):
+                    pairs.append((m, foe))
+    return np.array(pairs, np.int32).reshape(-1, 2)
 
 
 def read_routes(
@@ -118,15 +177,17 @@ def build_model(
     n_e = sink + 1
     storage = np.full(n_e, 1e9, np.float32)
     delay = np.ones(n_e, np.int32)
+    free_flow = np.zeros(n_e, np.float32)
+    edge_lanes = np.zeros(n_e, np.float32)
     lane_edge: dict[str, str] = {}
     for e, i in index.items():
         edge = graph.getEdge(e)
         lanes = edge.getLanes()
         length = max(edge.getLength(), 1.0)
         storage[i] = max(len(lanes) * length / JAM_SPACING_M, 1.0)
-        delay[i] = int(
-            np.clip(round(length / max(edge.getSpeed(), 0.1) / dt), 1, MAX_DELAY_SLOTS - 1)
-        )
+        travel = length / max(edge.getSpeed(), 0.1)
+        free_flow[i], edge_lanes[i] = travel, len(lanes)
+        delay[i] = int(np.clip(round(travel / dt), 1, MAX_DELAY_SLOTS - 1))
         for lane in lanes:
             lane_edge[lane.getID()] = e
     k_slots = int(delay.max()) + 1
@@ -223,16 +284,27 @@ def build_model(
         tls=tuple(tls),
         plans=tuple(plans[t] for t in tls),
         lane_edge=lane_edge,
+        minor=((serves > 0) & (serves < 1)).astype(np.float32),
+        free_flow_s=free_flow,
+        edge_lanes=edge_lanes,
         dt=dt,
     )
 
 
 def model_for_spec(
-    spec, network: Network, routes: list[Path], *, tls: list[str] | None, dt: float
+    spec,
+    network: Network,
+    routes: list[Path],
+    *,
+    tls: list[str] | None,
+    dt: float,
+    calibrated: bool = True,
 ) -> ModelArrays:
-    """:func:`build_model` with the scenario's time window and signal settings."""
+    """:func:`build_model` with the scenario's time window and signal settings, and the twin
+    ``mobility signals calibrate`` fitted for this content when there is one (``calibrated``;
+    without one, or with ``calibrated=False``, the hand-set constants)."""
     sig = spec.signals
-    return build_model(
+    arrays = build_model(
         network,
         routes,
         tls=tls,
@@ -245,3 +317,142 @@ def model_for_spec(
         max_green=sig.max_green,
         saturation_flow=sig.saturation_flow,
     )
+    if not calibrated:
+        return arrays
+    found = cached_calibration(spec, network, routes)
+    if found is None:
+        return arrays
+    twin = json.loads(found.read_text())["twin"]
+    return with_calibration(arrays, twin, network=network, source=str(found))
+
+
+# --- the fitted twin (mobility signals calibrate), cached by content -----------------------
+
+CALIBRATION_KIND = "twin-calibration"  # the cache folder of fitted twins
+CALIBRATION_FILE = "twin.json"
+CALIBRATION_REVISION = 1  # bump when the fit changes, so that older fits are not reused
+# The signal settings that shape what SUMO does under a plan; the rest (controller, its
+# params, min/max green) do not change the network's physics, so all controllers share a fit.
+_PHYSICAL_SIGNALS = ("tls", "yellow", "all_red", "saturation_flow")
+
+
+def calibration_key(spec, network: Network, routes: list[Path]) -> dict[str, Any]:
+    """Everything a fitted twin depends on: the net, the calibration demand's route files,
+    the spec but its name, seed, outputs and controller (the runs use their own seeds and
+    plans), and the fit's revision."""
+    same = spec.model_dump(
+        mode="json", exclude={"name", "description", "seed", "outputs", "signals"}
+    )
+    signals = spec.signals.model_dump(mode="json", include=set(_PHYSICAL_SIGNALS))
+    return {
+        "net": network.digest,
+        "routes": [file_hash(Path(r)) for r in routes],
+        "spec": same,
+        "signals": signals,
+        "calibration_revision": CALIBRATION_REVISION,
+    }
+
+
+class _NotCalibrated(Exception):
+    """The cache has no fitted twin for a key (raised instead of fitting one)."""
+
+
+def cached_calibration(spec, network: Network, routes: list[Path]) -> Path | None:
+    """The fitted twin stored for this content, or None. A look-up only: nothing is fitted."""
+
+    def refuse(_: Path) -> Path:
+        raise _NotCalibrated
+
+    try:
+        return cached_build(
+            CALIBRATION_KIND, calibration_key(spec, network, routes), refuse, CALIBRATION_FILE
+        )
+    except _NotCalibrated:
+        return None
+
+
+def with_calibration(
+    arrays: ModelArrays, twin: dict[str, Any], *, network: Network, source: str
+) -> ModelArrays:
+    """``arrays`` with the fitted parameters ``twin`` (by name: movements, lights, edges the
+    fit did not see keep the constants), applied by :func:`mobility.core.calibration.apply`;
+    the delay line as long as the slowest fitted edge needs."""
+    from mobility.core.calibration import apply, slots_for
+
+    layout = arrays.layout(network)
+    net, timing, _ = arrays.jax()
+    room = np.zeros(slots_for(layout, arrays.dt), np.float32)
+    net = dataclasses.replace(net, slots=room)
+    net, timing = apply(net, timing, twin_params(arrays, twin), layout, arrays.dt)
+    as_numpy = lambda tree: {  # noqa: E731
+        f.name: np.asarray(getattr(tree, f.name)) for f in dataclasses.fields(tree)
+    }
+    fitted = as_numpy(net)
+    fitted["slots"] = np.zeros(int(fitted["delay_steps"].max()) + 2, np.float32)
+    return dataclasses.replace(arrays, net=fitted, timing=as_numpy(timing), calibration=source)
+
+
+def twin_params(arrays: ModelArrays, twin: dict[str, Any]):
+    """The :class:`~mobility.core.calibration.TwinParams` of a stored fit, on the indices
+    of ``arrays``."""
+    import jax.numpy as jnp
+
+    from mobility.core.calibration import TwinParams
+
+    moves = {mv: i for i, mv in enumerate(arrays.movements)}
+    per_move = {name: np.zeros(len(moves), np.float32) for name in ("sat", "minor", "gap")}
+    for name, values in per_move.items():
+        for a, b, v in twin.get(name, []):
+            if (a, b) in moves:
+                values[moves[(a, b)]] = v
+    used = np.zeros(len(arrays.tls), np.float32)
+    for t, v in twin.get("used", {}).items():
+        if t in arrays.tls:
+            used[arrays.tls.index(t)] = v
+    edges = {e: i for i, e in enumerate(arrays.edges)}
+    per_edge = {"storage": np.zeros(len(edges) + 1, np.float32)}
+    per_edge["free"] = np.zeros(len(edges) + 1, np.float32)
+    for name, values in per_edge.items():
+        for e, v in twin.get(name, {}).items():
+            if e in edges:
+                values[edges[e]] = v
+    f = lambda k: jnp.float32(twin.get(k, 0.0))  # noqa: E731
+    return TwinParams(
+        sat_all=f("sat_all"),
+        sat=jnp.asarray(per_move["sat"]),
+        minor_all=f("minor_all"),
+        minor=jnp.asarray(per_move["minor"]),
+        used_all=f("used_all"),
+        used=jnp.asarray(used),
+        storage_all=f("storage_all"),
+        storage=jnp.asarray(per_edge["storage"]),
+        storage_lane=f("storage_lane"),
+        free_all=f("free_all"),
+        free=jnp.asarray(per_edge["free"]),
+        gap_all=f("gap_all"),
+        gap=jnp.asarray(per_move["gap"]),
+    )
+
+
+def twin_document(arrays: ModelArrays, params) -> dict[str, Any]:
+    """A fit as JSON, by name (movements as ``[from, to, value]``, ``to`` "" at a route's
+    end), so that it applies to any later build of the scenario's model."""
+    sat, minor, gap = (np.asarray(x) for x in (params.sat, params.minor, params.gap))
+    has_minor = arrays.minor.any(axis=1)
+    return {
+        "sat_all": float(params.sat_all),
+        "minor_all": float(params.minor_all),
+        "used_all": float(params.used_all),
+        "storage_all": float(params.storage_all),
+        "storage_lane": float(params.storage_lane),
+        "free_all": float(params.free_all),
+        "gap_all": float(params.gap_all),
+        "sat": [[a, b, float(sat[i])] for i, (a, b) in enumerate(arrays.movements)],
+        "minor": [
+            [a, b, float(minor[i])] for i, (a, b) in enumerate(arrays.movements) if has_minor[i]
+        ],
+        "gap": [[a, b, float(gap[i])] for i, (a, b) in enumerate(arrays.movements) if gap[i]],
+        "used": {t: float(v) for t, v in zip(arrays.tls, np.asarray(params.used), strict=True)},
+        "storage": dict(zip(arrays.edges, map(float, np.asarray(params.storage)), strict=False)),
+        "free": dict(zip(arrays.edges, map(float, np.asarray(params.free)), strict=False)),
+    }
