@@ -21,7 +21,7 @@ from mobility.experiment import load_sweep
 
 pytest.importorskip("ray")
 
-SEEDS = [1, 2, 3, 4]
+SEEDS = list(range(1, 9))  # enough runs that the sweep is still busy when it is stopped
 CLI = (sys.executable, "-m", "mobility.cli")
 WAIT_S = 90  # for the driver to store its first run (Ray starts in a few seconds)
 
@@ -87,7 +87,7 @@ def _stop_ray_of(driver_pid: int) -> None:
 def test_interrupted_driver_leaves_nothing_and_resumes_exactly_once(
     tmp_path: Path, how: signal.Signals, code: int
 ) -> None:
-    sweep = write_sweep(tmp_path, base=small_scenario(end=2400), seeds=SEEDS)
+    sweep = write_sweep(tmp_path, base=small_scenario(end=6000), seeds=SEEDS)
     plan_ids = [run.run_id for run in load_sweep(sweep).runs]
     out = tmp_path / "out"
     driver = _start(sweep, out)
