@@ -124,22 +124,11 @@ def _validate_one(path: Path) -> str:
             f"{s.name} ({s.network.type} network, {s.demand.type} demand, "
             f"{s.signals.controller} signals, {s.end - s.begin:g} s)"
         )
-    from mobility.experiment.spec import load_sweep
-    from mobility.scenario import check_scenario
+    from mobility.experiment.spec import check_variants, load_sweep
 
     plan = load_sweep(path)
-    checked: set[str] = set()
-    for run in plan.runs:
-        key = run.spec.model_copy(update={"seed": 0}).content_hash()
-        if key in checked:
-            continue
-        checked.add(key)
-        try:
-            check_scenario(run.spec)
-        except MobilityError as exc:
-            msg = f"{path}: variant {run.variant or '(base)'}: {exc}"
-            raise type(exc)(msg) from None
-    return f"sweep {plan.spec.name}: {len(checked)} variant(s), {len(plan.runs)} run(s)"
+    checked = check_variants(plan)
+    return f"sweep {plan.spec.name}: {checked} variant(s), {len(plan.runs)} run(s)"
 
 
 def _net_path(spec_or_net: Path) -> Path:

@@ -14,7 +14,6 @@ reaches Ray, which retries the task.
 
 from __future__ import annotations
 
-import ctypes
 import multiprocessing
 import os
 import signal
@@ -159,7 +158,10 @@ def _run_in_child(
 def _child(spec_data: dict[str, Any], runs_dir: str, log_file: str, sender: Any) -> None:
     """Body of the child process: own process group, output to the log, one run."""
     os.setpgid(0, 0)
-    _die_with_parent()
+    from mobility.sumo import die_with_parent
+
+    if (arm := die_with_parent()) is not None:  # SIGKILL when the Ray worker dies
+        arm()
     fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     sys.stdout.flush()
     sys.stderr.flush()
@@ -184,13 +186,6 @@ def _child(spec_data: dict[str, Any], runs_dir: str, log_file: str, sender: Any)
         sys.stdout.flush()
         sys.stderr.flush()
         sender.close()
-
-
-def _die_with_parent() -> None:
-    """Linux: SIGKILL this process when the Ray worker that forked it dies."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def _kill_group(pid: int | None) -> None:
