@@ -283,6 +283,12 @@ class SignalsBase(StrictModel):
     max_green: float = Field(60.0, gt=0, description="s a green is held at most")
     yellow: float | None = Field(None, ge=0, description="s; default: the net's own")
     all_red: float | None = Field(None, ge=0, description="s; default: the net's own")
+    clearance: float = Field(
+        10.0,
+        ge=0,
+        description="s the all-red is held longer at most while vehicles are still inside the "
+        "junction on the links losing their green (0: never)",
+    )
     saturation_flow: float = Field(1800.0, gt=0, description="veh/h per lane (webster)")
 
     @model_validator(mode="after")

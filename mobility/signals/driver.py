@@ -27,11 +27,14 @@ from mobility.sim.engine import Engine, variable
 
 _LANE_VARS = ("LAST_STEP_VEHICLE_NUMBER", "LAST_STEP_VEHICLE_HALTING_NUMBER", "VAR_WAITING_TIME")
 APPROACH_M = 200.0  # m of road before (after) a stop line that a controller sees
+CLEARANCE_STEP_S = 1.0  # s between two looks at a junction that is not clear
 
 
 @dataclass
 class _Light:
     plan: PhasePlan
+    vias: list[list[str]]  # [link] internal lanes its vehicles cross the junction on
+    foes: np.ndarray  # [link, link] bool: vehicles of the two links cross each other's path
     phase: int = 0  # current green, or the green being switched to
     green_since: float = 0.0  # s; in the future during a transition
     busy_until: float = -1.0  # s; end of a running transition
@@ -49,6 +52,7 @@ class SignalDriver:
     yellow: float | None = None
     all_red: float | None = None
     approach: float = APPROACH_M
+    clearance: float = 10.0  # s the all-red may be held longer while the junction is not clear
     lights: list[_Light] = field(default_factory=list)
 
     def attach(self, engine: Engine) -> None:
@@ -72,7 +76,8 @@ class SignalDriver:
             out_lanes.append(list(outs))
             moves.append([(i, o, link) for (i, o), link in mv.items()])
             shown = engine.signal_state(tls)
-            light = _Light(plan, green_since=now)
+            vias = engine.signal_vias(tls)
+            light = _Light(plan, vias, _link_foes(engine, vias), green_since=now)
             if shown in plan.greens:
                 light.phase = plan.greens.index(shown)
                 engine.set_signal_state(tls, shown)  # hold it: the net's program stops here
@@ -154,13 +159,40 @@ class SignalDriver:
                 engine.set_signal_state(tls, red)
         else:
             r = 0.0
-        if y + r > 0:
-            engine.at(now + y + r, lambda e: e.set_signal_state(tls, green))
-        else:
-            engine.set_signal_state(tls, green)
         light.phase = target
         light.green_since = now + y + r
         light.busy_until = now + y + r
+        if y + r > 0:
+            engine.at(now + y + r, lambda e: self._release(e, light, shown, now + y + r))
+        else:
+            engine.set_signal_state(tls, green)
+            self._limit(engine, light)
+
+    def _release(self, engine: Engine, light: _Light, shown: str, due: float) -> None:
+        """Show the new green once the junction is clear of vehicles that crossed on the
+        links losing their green, holding all-red for at most ``clearance`` s past ``due``.
+
+        A turner that waited inside the junction for a gap must leave it before the
+        conflicting streams start: if they start while it stands there, the two block
+        each other inside the junction while every exit is empty, and with teleports off
+        they never leave (seen on the Cologne maps when a controller skips the net's
+        protected-turn phase that clears them). The bound keeps a junction that stays
+        occupied from holding the light red for ever."""
+        green = light.plan.greens[light.phase]
+        now = engine.time
+        was = np.array([c in "Gg" for c in shown])
+        will = np.array([c in "Gg" for c in green])
+        crossed = light.foes[:, will & ~was].any(axis=1)  # links the starting ones cross
+        ending = [
+            lane for link in np.flatnonzero(was & ~will & crossed) for lane in light.vias[link]
+        ]
+        if ending and now < due + self.clearance and engine.lane_vehicles(ending).any():
+            engine.set_signal_state(light.plan.tls, all_red_state(shown, green))
+            light.green_since = light.busy_until = now + CLEARANCE_STEP_S
+            engine.at(now + CLEARANCE_STEP_S, lambda e: self._release(e, light, shown, due))
+            return
+        engine.set_signal_state(light.plan.tls, green)
+        light.green_since = light.busy_until = now
         self._limit(engine, light)
 
     def _limit(self, engine: Engine, light: _Light) -> None:
@@ -175,6 +207,18 @@ class SignalDriver:
                 self._switch(e, light, light.plan.greens[light.phase], target, e.time)
 
         engine.at(started + self.max_green, force)
+
+
+def _link_foes(engine: Engine, vias: list[list[str]]) -> np.ndarray:
+    """[link, link] whether vehicles of two links of a light cross each other's path."""
+    owner = {lane: link for link, lanes in enumerate(vias) for lane in lanes}
+    foes = np.zeros((len(vias), len(vias)), bool)
+    for link, lanes in enumerate(vias):
+        for lane in lanes:
+            for other in engine.internal_foes(lane):
+                if other in owner:
+                    foes[link, owner[other]] = foes[owner[other], link] = True
+    return foes
 
 
 def _layout(

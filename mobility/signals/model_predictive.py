@@ -36,53 +36,22 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mobility.core.signal_model import Demand, ModelNet, State, arrivals_at, movement_green, step
+from mobility.core.receding_horizon import (
+    cross_entropy_plan,
+    green_times,
+    rollout_costs,
+    shift,
+)
+from mobility.core.signal_model import State
 from mobility.signals.controllers import MaxPressure
 from mobility.signals.model_build import ModelArrays
 from mobility.signals.registry import ModelPredictiveParams
 from mobility.signals.types import Layout, Observation
-
-
-@partial(jax.jit, static_argnames=("steps", "dt", "decision", "phases_n"))
-def rollout_costs(
-    net: ModelNet,
-    state: State,
-    demand: Demand,
-    t0: jax.Array,
-    phases: jax.Array,
-    green_from: jax.Array,
-    feeds: jax.Array,
-    terminal: jax.Array,
-    *,
-    steps: int,
-    dt: float,
-    decision: float,
-    phases_n: int,
-) -> jax.Array:
-    """[C, T] cost of C candidates (``phases``/``green_from`` [C, T, D]) per intersection."""
-
-    def one(ph: jax.Array, gf: jax.Array) -> jax.Array:
-        def body(carry, k):
-            s, qsum = carry
-            tau = k * dt
-            d = jnp.minimum((tau // decision).astype(jnp.int32), ph.shape[1] - 1)
-            on = (tau >= gf[:, d]).astype(jnp.float32)
-            pg = jax.nn.one_hot(ph[:, d], phases_n) * on[:, None]
-            s = step(net, s, movement_green(net, pg), arrivals_at(demand, t0 + tau, dt), dt)
-            return (s, qsum + s.queue * dt), None
-
-        (s, qsum), _ = jax.lax.scan(
-            body, (state, jnp.zeros_like(state.queue)), jnp.arange(steps, dtype=jnp.float32)
-        )
-        return feeds @ (qsum + terminal * s.queue)  # [T]
-
-    return jax.vmap(one)(phases, green_from)
 
 
 class ModelPredictive:
@@ -92,7 +61,9 @@ class ModelPredictive:
         self, arrays: ModelArrays | None, params: ModelPredictiveParams | None = None
     ) -> None:
         # settings typed and bounded by the registry's model (candidates, horizon, seed, ...)
-        self.settings = {k: float(v) for k, v in (params or ModelPredictiveParams())}
+        params = params or ModelPredictiveParams()
+        self.search = params.search
+        self.settings = {k: float(v) for k, v in params if k != "search"}
         self.arrays = arrays
         self.decision_s: list[float] = []
         self.decision_interval = 10.0
@@ -158,6 +129,8 @@ class ModelPredictive:
         self.steps = max(1, int(np.ceil(self.settings["horizon"] / self.settings["dt"])))
         self.decisions = max(1, int(np.ceil(self.settings["horizon"] / self.decision_interval)))
         self.n_structured = 1 + int((self.n_phases - 1).sum())
+        self.key = jax.random.PRNGKey(int(self.settings["seed"]))
+        self.probs: jax.Array | None = None  # the cross-entropy search's distributions
 
     def _state(self, obs: Observation) -> State:
         a = self.arrays
@@ -187,24 +160,41 @@ class ModelPredictive:
             z,
         )
 
-    def _candidates(self, obs: Observation, mp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Phase sequences [C, T, D]: max pressure held (the base), the base with one light
-        switched to each of its other phases, then ``candidates`` random sequences."""
-        t_n, d_n = len(self.arrays.tls), self.decisions
-        current = np.zeros(t_n, int)
-        age = np.full(t_n, 1e9)
+    def _current(self, obs: Observation) -> tuple[np.ndarray, np.ndarray]:
+        """Each model light's green [T] and its age [T] s (lights the controller does not
+        run count as long held)."""
+        current = np.zeros(len(self.arrays.tls), int)
+        age = np.full(len(self.arrays.tls), 1e9)
         current[self.rows] = obs.phase
         age[self.rows] = obs.phase_age
-        base = current.copy()
+        return current, age
+
+    def _candidates_structured(
+        self, obs: Observation, mp: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """([S, T, D] max pressure's choice held, then the same with one light switched to
+        each of its other phases; base [T])."""
+        t_n, d_n = len(self.arrays.tls), self.decisions
+        base, _ = self._current(obs)
         base[self.rows] = mp
-        c = self.n_structured + int(self.settings["candidates"])
-        phases = np.broadcast_to(base[None, :, None], (c, t_n, d_n)).copy()
+        phases = np.broadcast_to(base[None, :, None], (self.n_structured, t_n, d_n)).copy()
         row = 1
         for k in range(t_n):
             for p in range(self.n_phases[k]):
                 if p != base[k]:
                     phases[row, k, :] = p
                     row += 1
+        return phases, base
+
+    def _candidates(self, obs: Observation, mp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Phase sequences [C, T, D]: max pressure held (the base), the base with one light
+        switched to each of its other phases, then ``candidates`` random sequences."""
+        t_n, d_n = len(self.arrays.tls), self.decisions
+        structured, base = self._candidates_structured(obs, mp)
+        current, age = self._current(obs)
+        c = self.n_structured + int(self.settings["candidates"])
+        phases = np.broadcast_to(base[None, :, None], (c, t_n, d_n)).copy()
+        phases[: self.n_structured] = structured
         extra = c - self.n_structured
         if extra:
             pick = self.rng.integers(0, 1 << 30, (extra, t_n, d_n)) % self.n_phases[None, :, None]
@@ -215,16 +205,8 @@ class ModelPredictive:
                 prev = phases[self.n_structured :, :, d]
         locked = age < self.min_green  # min green (or a transition) holds the first phase
         phases[:, locked, 0] = current[locked]
-        green_from = np.zeros((c, t_n, d_n), np.float32)
-        prev = np.broadcast_to(current, (c, t_n))
-        rows = np.arange(t_n)
-        for d in range(d_n):
-            switch = phases[:, :, d] != prev
-            lost = self.lost[rows[None, :], prev]
-            green_from[:, :, d] = d * self.decision_interval + np.where(switch, lost, 0.0)
-            prev = phases[:, :, d]
         pending = np.maximum(-age, 0.0)  # a transition still running before the first green
-        green_from[:, :, 0] = np.maximum(green_from[:, :, 0], pending[None, :])
+        green_from = green_times(phases, current, self.lost, pending, self.decision_interval)
         return phases, green_from
 
     def costs(self, obs: Observation) -> tuple[np.ndarray, np.ndarray]:
@@ -248,8 +230,63 @@ class ModelPredictive:
 
     def decide(self, obs: Observation) -> np.ndarray:
         started = time.perf_counter()
-        phases, costs = self.costs(obs)
-        best = costs.argmin(axis=0)
-        choice = phases[best, self.rows, 0]
+        if self.search == "cross_entropy":
+            choice = self._cross_entropy(obs)
+        else:
+            phases, costs = self.costs(obs)
+            costs = np.where(self._allowed(obs)[self.rows, phases[:, self.rows, 0]], costs, np.inf)
+            choice = phases[costs.argmin(axis=0), self.rows, 0]
         self.decision_s.append(time.perf_counter() - started)
         return choice
+
+    def _allowed(self, obs: Observation) -> np.ndarray:
+        """[T model, P] first greens the spill-back guard permits: not a phase that can only
+        feed full exits while another phase of the light can discharge someone (max
+        pressure's rule, :meth:`mobility.signals.controllers._Base.drop_jammed`)."""
+        layout = self.layout
+        jammed = self.pressure.drop_jammed(
+            np.zeros(layout.phase_mask.shape), self.pressure.blocked(obs), obs
+        )
+        allowed = np.ones((len(self.arrays.tls), self.phases_n), bool)
+        allowed[self.rows] = np.isfinite(jammed)
+        return allowed
+
+    def _cross_entropy(self, obs: Observation) -> np.ndarray:
+        """The first greens of the cross-entropy search over sequences of the whole horizon,
+        warm-started from the last decision's distributions (module docstring of
+        :mod:`mobility.core.receding_horizon`)."""
+        given, _ = self._candidates_structured(obs, self.pressure.decide(obs))
+        mask = self.arrays.timing["phase_mask"].astype(np.float32)  # [T, P]
+        if self.probs is None:
+            uniform = mask / mask.sum(axis=1, keepdims=True)
+            held = np.eye(self.phases_n, dtype=np.float32)[given[0, :, 0]] * mask
+            first = 0.5 * uniform + 0.5 * held
+            self.probs = jnp.asarray(np.repeat(first[:, None, :], self.decisions, axis=1))
+        else:
+            self.probs = shift(self.probs, mask, self.settings["explore"])
+        current, age = self._current(obs)
+        self.key, key = jax.random.split(self.key)
+        first, self.probs = cross_entropy_plan(
+            key,
+            self.net,
+            self._state(obs),
+            self.demand,
+            jnp.float32(obs.time),
+            jnp.asarray(given),
+            self.probs,
+            jnp.asarray(current),
+            jnp.asarray(age < self.min_green),
+            jnp.asarray(np.maximum(-age, 0.0), jnp.float32),
+            jnp.asarray(self._allowed(obs)),
+            jnp.asarray(self.lost, jnp.float32),
+            self.feeds,
+            jnp.float32(self.settings["terminal"] * self.settings["horizon"]),
+            steps=self.steps,
+            dt=self.settings["dt"],
+            decision=self.decision_interval,
+            phases_n=self.phases_n,
+            samples=int(self.settings["candidates"]),
+            rounds=int(self.settings["rounds"]),
+            elites=int(self.settings["elites"]),
+        )
+        return np.asarray(first)[self.rows]

@@ -107,7 +107,17 @@ class SotlParams(PhaseRuleParams):
 
 
 class ModelPredictiveParams(Params):
-    candidates: int = Field(16, ge=0, description="random phase sequences per decision")
+    search: Literal["rollouts", "cross_entropy"] = Field(
+        "rollouts",
+        description="rollouts: max pressure, its one-light changes and random sequences; "
+        "cross_entropy: the cross-entropy method over sequences of the whole horizon",
+    )
+    candidates: int = Field(16, ge=0, description="random phase sequences per decision (round)")
+    rounds: int = Field(3, ge=1, description="cross_entropy: sampling rounds per decision")
+    elites: int = Field(6, ge=1, description="cross_entropy: sequences each light refits to")
+    explore: float = Field(
+        0.2, ge=0, le=1, description="cross_entropy: uniform share mixed in at each decision"
+    )
     horizon: float = Field(10.0, gt=0, description="s rolled out")
     dt: float = Field(2.0, gt=0, description="s per model step")
     terminal: float = Field(1.0, ge=0, description="weight of the queue left at the horizon")

@@ -109,6 +109,7 @@ class SignalsPart:
             max_green=sig.max_green,
             yellow=sig.yellow,
             all_red=sig.all_red,
+            clearance=sig.clearance,
         )
         self.driver.attach(engine)
 

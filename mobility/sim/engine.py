@@ -280,6 +280,33 @@ class Engine:
         links = self._api.trafficlight.getControlledLinks(tls)
         return [[(str(a), str(b)) for a, b, *_ in group] for group in links]
 
+    def signal_vias(self, tls: str) -> list[list[str]]:
+        """Per link index of a traffic light: the internal lanes its vehicles cross the
+        junction on (the link's via lane and the internal lanes after it)."""
+        api = self._api.lane
+        out = []
+        for group in self._api.trafficlight.getControlledLinks(tls):
+            lanes: list[str] = []
+            todo = [str(via) for _, _, via, *_ in group if via]
+            while todo:
+                lane = todo.pop()
+                if lane in lanes:
+                    continue
+                lanes.append(lane)
+                nxt = [str(x) for link in api.getLinks(lane) for x in (link[0], link[4])]
+                todo += [x for x in nxt if x.startswith(":")]
+            out.append(lanes)
+        return out
+
+    def internal_foes(self, lane: str) -> list[str]:
+        """Internal lanes whose vehicles conflict with those on internal lane ``lane``."""
+        return [str(x) for x in self._api.lane.getInternalFoes(lane)]
+
+    def lane_vehicles(self, lanes: Sequence[str]) -> np.ndarray:
+        """[lane] vehicles on each lane in the last step."""
+        get = self._api.lane.getLastStepVehicleNumber
+        return np.array([get(lane) for lane in lanes], float)
+
     def lane_info(self, lane: str) -> tuple[float, float]:
         """Length (m) and speed limit (m/s) of a lane."""
         return float(self._api.lane.getLength(lane)), float(self._api.lane.getMaxSpeed(lane))
