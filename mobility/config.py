@@ -219,6 +219,55 @@ class RoutesDemand(FilePathModel):
     type: Literal["routes"]
 
 
+class RandomCandidates(StrictModel):
+    """Candidate routes for a counts fit drawn as random trips (randomTrips + duarouter)."""
+
+    type: Literal["random"] = "random"
+    routes_per_hour: float = Field(
+        3600.0, gt=0, le=100_000, description="candidate routes drawn per hour of the window"
+    )
+    fringe_factor: float = Field(1.0, ge=1.0, description="weight of fringe edges as origins")
+    min_distance: float = Field(0.0, ge=0, description="m between origin and destination")
+
+
+# Where a counts fit takes its candidate routes from: random trips, OD flows or a route file.
+Candidates = Annotated[RandomCandidates | ODDemand | RoutesDemand, Field(discriminator="type")]
+
+
+class CountsDemand(StrictModel):
+    """Routes fitted to traffic counts with SUMO's routeSampler.
+
+    ``counts`` is a CSV file (``edge,interval_begin,interval_end,count``, times in s) or a
+    SUMO edgedata file (counts in its ``attribute``, ``entered`` by default). routeSampler
+    picks routes among the ``candidates`` (random trips by default, OD flows or a route
+    file) so that the vehicles passing each counted edge match its count per interval; the
+    run reports the GEH statistic per count site (see :mod:`mobility.demand.counts`).
+    """
+
+    type: Literal["counts"]
+    counts: Path
+    attribute: str = Field("entered", description="edgedata attribute holding the counts")
+    candidates: Candidates = RandomCandidates()
+    optimize: bool = Field(
+        True, description="refine the sampled routes by linear programming (scipy)"
+    )
+
+    @field_validator("counts", mode="before")
+    @classmethod
+    def _resolve(cls, value: Any, info: ValidationInfo) -> Path:
+        return _resolve_path(value, info)
+
+    @field_validator("candidates", mode="before")
+    @classmethod
+    def _candidates_shorthand(cls, value: Any) -> Any:
+        """``candidates: random`` or ``candidates: routes.rou.xml``."""
+        if value == "random":
+            return {"type": "random"}
+        if isinstance(value, str | Path):
+            return {"type": "routes", "path": str(value)}
+        return value
+
+
 @dataclass(frozen=True)
 class DemandType:
     """One kind of demand, declared once: its spec section and the code that turns it into
@@ -247,6 +296,12 @@ DEMAND_TYPES: dict[str, DemandType] = {
         "",
         "mobility.demand.build:check_route_edges",
         "SUMO route files used as they are",
+    ),
+    "counts": DemandType(
+        CountsDemand,
+        "mobility.demand.counts:fit_counts",
+        "mobility.demand.counts:check_counts",
+        "routes fitted to traffic counts (SUMO routeSampler)",
     ),
 }
 DemandSpec = Annotated[

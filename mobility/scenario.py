@@ -14,6 +14,7 @@ from typing import Any
 
 from mobility.config import ScenarioSpec, load_spec
 from mobility.demand.build import build_demand, check_demand
+from mobility.demand.counts import CountsPart
 from mobility.errors import MobilityError
 from mobility.network.build import build_network
 from mobility.network.net import Network, load_network
@@ -41,7 +42,7 @@ Progress = Callable[[float], None]
 
 def run_parts() -> list[RunPart]:
     """The parts of every run, in order (see :mod:`mobility.sim.parts` for what it means)."""
-    return [OutputsPart(), SignalsPart(), ShuttlesPart()]
+    return [OutputsPart(), SignalsPart(), ShuttlesPart(), CountsPart()]
 
 
 def scenario_network(spec: ScenarioSpec) -> Network:

@@ -54,8 +54,23 @@ def build_demand(spec: ScenarioSpec, network: Network) -> list[Path]:
         key["routing"] = spec.routing.model_dump(mode="json")
     if getattr(demand, "taz_file", None) is not None:
         key["taz"] = file_hash(demand.taz_file)
+    for field, path in input_files(demand).items():
+        key[f"file:{field}"] = file_hash(path)
     build = lambda tmp: load_code(declared.build)(demand, spec, network, tmp)  # noqa: E731
     return [cached_build("demand", key, build, "routes.rou.xml")]
+
+
+def input_files(demand: object) -> dict[str, Path]:
+    """The files a counts demand reads (counts, candidate routes) by field: their content
+    is part of the cache key, as the TAZ file's is."""
+    if getattr(demand, "type", "") != "counts":
+        return {}
+    files = {"counts": demand.counts}
+    if getattr(demand.candidates, "path", None) is not None:
+        files["candidates"] = demand.candidates.path
+    if getattr(demand.candidates, "taz_file", None) is not None:
+        files["candidates.taz_file"] = demand.candidates.taz_file
+    return files
 
 
 # The seed of the demand a controller may learn from: one no evaluated run uses (runs take
