@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -14,6 +15,7 @@ from mobility import Scenario
 from mobility.config import load_spec
 from mobility.demand.counts import Count, geh_kpis, geh_rows, read_counts
 from mobility.errors import DemandError
+from mobility.report import build_report
 from mobility.scenario import check_scenario
 
 HEADER = "edge,interval_begin,interval_end,count\n"
@@ -65,6 +67,13 @@ def test_counts_of_a_known_run_are_reproduced(known_counts: Path, tmp_path: Path
     # the fit follows the counts: the busiest counted edge is among the busiest simulated
     busiest = max(sites, key=lambda s: s["counted"])
     assert busiest["simulated"] >= sorted(s["simulated"] for s in sites)[-10]
+    # the report shows one dot per count site and the share under GEH 5
+    page = build_report(result.run_dir).read_text()
+    section = page[page.index("<section id='traffic-counts'>") :]
+    groups = re.findall(r'<g id="(sites-\w+)"(/>|>.*?</g>)', section, flags=re.S)
+    dots = [text.count("<use ") for _, text in sorted(groups, reverse=True)]  # ok, off
+    assert dots == [round(under * 48), 48 - round(under * 48)]
+    assert f"GEH &lt; 5 at <b>{under:.0%}</b>" in section
 
 
 def test_geh_per_site_and_kpis_by_hand() -> None:

@@ -18,6 +18,7 @@ import pandas as pd
 
 from mobility.kpis import all_kpis, headline_kpis
 from mobility.report import figures as F
+from mobility.report.counts import counts_section
 from mobility.report.edges import edge_kpis, edge_slices, junction_delays
 from mobility.report.load import (
     ReportError,
@@ -101,6 +102,9 @@ def _runs_body(runs: list[RunData]) -> str:
     if len(views) > 1:
         parts.append(_section("Comparison", _comparison(views[0], views[1], labels[:2])))
     parts.append(_section("Shuttles", _shuttles(views[:2], labels[:2])))
+    counts = counts_section(first.run.run_dir, first.run.kpis)
+    if counts:
+        parts.append(_section("Traffic counts", counts))
     parts.append(_section("Reproducibility", _provenance(runs)))
     return "\n".join(parts)
 
