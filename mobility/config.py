@@ -170,15 +170,33 @@ class ODFlow(StrictModel):
     vehicles_per_hour: float = Field(gt=0)
 
 
+class ZonesFile(StrictModel):
+    """Zones as polygons of a GIS file (GeoJSON, GeoPackage, shapefile), named by ``id``.
+
+    A road belongs to a zone when its midpoint lies inside the polygon
+    (:mod:`mobility.demand.zones`). Coordinates are in the file's CRS (taken to the net's),
+    or, for a file without one, in the net's own projected metres.
+    """
+
+    file: Path
+    id: str = Field(min_length=1, description="the field (column) holding each zone's name")
+    layer: str | None = Field(None, description="layer of a GeoPackage; the first if absent")
+
+    @field_validator("file", mode="before")
+    @classmethod
+    def _resolve(cls, value: Any, info: ValidationInfo) -> Path:
+        return _resolve_path(value, info)
+
+
 class ODDemand(StrictModel):
     """Origin-destination flows between zones, turned into routes by od2trips and duarouter.
 
-    Zones are either edge sets given inline (``zones: {north: [e1, e2]}``) or the TAZ of a
-    SUMO ``taz_file``.
+    Zones are either edge sets given inline (``zones: {north: [e1, e2]}``), polygons of a GIS
+    file (``zones: {file: zones.geojson, id: name}``) or the TAZ of a SUMO ``taz_file``.
     """
 
     type: Literal["od"]
-    zones: dict[str, Annotated[list[str], Field(min_length=1)]] | None = None
+    zones: ZonesFile | dict[str, Annotated[list[str], Field(min_length=1)]] | None = None
     taz_file: Path | None = None
     flows: list[ODFlow] = Field(min_length=1)
     profile: Profile = [1.0]
@@ -193,7 +211,7 @@ class ODDemand(StrictModel):
         if (self.zones is None) == (self.taz_file is None):
             msg = "give zones either inline (`zones:`) or as a SUMO TAZ file (`taz_file:`)"
             raise ValueError(msg)
-        if self.zones is not None:
+        if isinstance(self.zones, dict):  # a zones file is read against the net (check)
             for flow in self.flows:
                 for zone in (flow.origin, flow.destination):
                     if zone not in self.zones:
