@@ -39,7 +39,7 @@ GEH_OK = 5.0
 KPIS = (
     Kpi(
         "counts_geh_under_5_share",
-        "Count sites with GEH < 5",
+        "count sites with GEH < 5",
         "share",
         "higher",
         "Share of count sites (edge and interval) whose simulated flow is within GEH 5 of "
@@ -48,14 +48,14 @@ KPIS = (
     ),
     Kpi(
         "counts_geh_mean",
-        "Mean GEH",
+        "mean GEH",
         "GEH",
         "lower",
         "Mean GEH statistic over the count sites (hourly flows, simulated against counted).",
     ),
     Kpi(
         "counts_sites",
-        "Count sites",
+        "count sites",
         "sites",
         "neither",
         "Count sites (edge and interval) inside the run's window compared with the run.",

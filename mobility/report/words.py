@@ -52,6 +52,26 @@ def describe(kpi: str) -> str:
     return f"fleet {found.fleet}: {text}" if found.fleet is not None else text
 
 
+def heading(kpi: str) -> str:
+    """The KPI's plain name with its unit, ``Mean travel time (s)``, for axes and headers;
+    per fleet prefixed with the fleet. A name nothing declares keeps its words."""
+    found = find_kpi(kpi)
+    if found is None:
+        return kpi.replace("_", " ")
+    words = {k: _PARAM_WORDS.get(k, str)(v) for k, v in found.params.items()}
+    label = found.kpi.label.format(**words) if words else found.kpi.label
+    text = f"{label} ({found.kpi.unit})"
+    return f"{found.fleet}: {text}" if found.fleet is not None else text
+
+
+def param_words(path: str) -> str:
+    """A swept parameter in words: ``demand.vehicles_per_hour`` -> ``demand: vehicles per
+    hour``."""
+    head, _, tail = path.rpartition(".")
+    words = tail.replace("_", " ")
+    return f"{head.replace('.', ' ').replace('_', ' ')}: {words}" if head else words
+
+
 def fmt(value: Any, digits: int = 1) -> str:
     """A number as a planner reads it: thousands separators, NaN as a dash."""
     if value is None:
