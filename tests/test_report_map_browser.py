@@ -145,3 +145,125 @@ def test_two_parameter_sweep_reads_right(two_param_sweep: Path, tmp_path: Path) 
     assert found["page"] <= found["window"]
     text = report.read_text()
     assert "controller: <b>max_pressure</b><br>vehicles per hour: <b>1200</b>" in text
+
+
+MAP_PROBE = """<script>
+window.__errors = [];
+window.addEventListener('error', function (ev) {
+  var t = ev.target;
+  window.__errors.push(t && t !== window ? 'resource failed: ' + (t.src || t.href || t.tagName)
+                                         : 'error: ' + ev.message);
+}, true);
+['error', 'warn'].forEach(function (level) {
+  var original = console[level];
+  console[level] = function () {
+    window.__errors.push('console.' + level + ': ' + Array.from(arguments).join(' '));
+    original.apply(console, arguments);
+  };
+});
+window.addEventListener('load', function () {
+  var M = window.mobilityMap, out = {errors: window.__errors};
+  function done() {
+    var pre = document.createElement('pre');
+    pre.id = '__probe';
+    pre.textContent = JSON.stringify(out);
+    document.body.appendChild(pre);
+  }
+  if (!M) { out.missing = true; done(); return; }
+  var canvas = document.querySelector('#imap canvas');
+  var px = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data, ink = 0;
+  for (var i = 3; i < px.length; i += 4) { if (px[i] > 0) { ink++; } }
+  out.roads = M.layers.congestion.lines.length;
+  out.ink = ink;
+  out.zoom0 = M.map.getZoom();
+  // hover: move the mouse over the middle of road A1B1, as a user would
+  var idx = M.data.edges.id.indexOf('A1B1'), a = M.data.edges.xy[idx];
+  var mid = [(a[1] + a[a.length - 1]) / 2, (a[0] + a[a.length - 2]) / 2];
+  var p = M.map.latLngToContainerPoint(mid), box = canvas.getBoundingClientRect();
+  var cbox = document.getElementById('imap').getBoundingClientRect();
+  canvas.dispatchEvent(new MouseEvent('mousemove', {bubbles: true,
+    clientX: cbox.left + p.x, clientY: cbox.top + p.y}));
+  var tip = document.querySelector('.leaflet-tooltip');
+  out.tooltip = tip ? tip.textContent : null;
+  // time slider: the second slice recolours the roads
+  var range = document.getElementById('imap-range');
+  var before = M.layers.congestion.lines.map(function (l) { return l.options.color; });
+  range.value = '1';
+  range.dispatchEvent(new Event('input'));
+  out.slider = {label: document.getElementById('imap-label').textContent,
+                max: range.max,
+                recoloured: M.layers.congestion.lines.filter(function (l, i) {
+                  return l.options.color !== before[i]; }).length};
+  // layers: pick CO2 in the layer control
+  var radios = document.querySelectorAll('.leaflet-control-layers-base input');
+  radios[1].click();
+  out.co2_shown = M.map.hasLayer(M.layers.co2) && !M.map.hasLayer(M.layers.congestion);
+  out.layer_names = Array.from(document.querySelectorAll('.leaflet-control-layers label'))
+    .map(function (l) { return l.textContent.trim(); });
+  // zoom: the + button
+  document.querySelector('.leaflet-control-zoom-in').click();
+  setTimeout(function () { out.zoom1 = M.map.getZoom(); done(); }, 1000);
+});
+</script>"""
+
+
+def test_interactive_map_draws_zooms_hovers_offline(tmp_path: Path) -> None:
+    from report_helpers import make_run
+
+    report = build_report(make_run(tmp_path, 1, 900), tmp_path / "report.html")
+    found = probe(tmp_path, report, MAP_PROBE)
+    assert found["errors"] == []
+    assert found["roads"] == 48  # every road of the 3x3 grid
+    assert found["ink"] > 5_000  # the canvas holds the drawn roads
+    # the two directions of a road lie 3.2 m apart: the pointer finds one of them
+    assert found["tooltip"] is not None
+    assert found["tooltip"].split(" ")[0].startswith(("A1B1", "B1A1")), found["tooltip"]
+    assert "speed / limit" in found["tooltip"] and "vehicles (whole run)" in found["tooltip"]
+    assert found["slider"]["max"] == "4"  # 10 minutes of edge data every 2 minutes
+    assert found["slider"]["label"] == "2–4 min"
+    assert found["slider"]["recoloured"] > 0
+    assert found["co2_shown"] is True
+    assert "Traffic lights (delay)" in found["layer_names"]
+    assert found["zoom1"] == found["zoom0"] + 1
+    text = report.read_text()
+    assert "Leaflet 1.9" in text  # the library is inlined, with its notice
+    assert "<script src" not in text and "<link" not in text and "images/" not in text
+
+
+def test_map_of_a_5000_road_net_stays_under_5_mb(tmp_path: Path) -> None:
+    """Worst case for size: every road with traffic in every one of 12 time slices (the
+    values are placeholders of the precision real ones are written with)."""
+    import numpy as np
+    import pandas as pd
+
+    from mobility.config import GridNetwork
+    from mobility.network.build import build_network
+    from mobility.network.geo import edges_frame, junctions_frame
+    from mobility.report.interactive import interactive_map, map_data
+
+    net = build_network(GridNetwork(type="grid", rows=36, cols=36))
+    edges = edges_frame(net)
+    assert len(edges) >= 5_000
+    rng = np.random.default_rng(0)
+    n = len(edges)
+    edges = edges.assign(
+        entered=rng.integers(0, 2_000, n),
+        speed_relative=rng.random(n),
+        co2_g_per_m=rng.random(n) * 50,
+        time_loss_s=rng.random(n) * 1e5,
+        left=rng.integers(1, 2_000, n),
+    )
+    ids = edges["edge_id"]
+    slices = [(b * 300.0, b * 300.0 + 300, pd.Series(rng.random(n), index=ids)) for b in range(12)]
+    junctions = junctions_frame(net)
+    signals = pd.DataFrame(
+        {
+            "junction_id": junctions["junction_id"],
+            "x": junctions.geometry.x,
+            "y": junctions.geometry.y,
+            "delay_per_vehicle_s": rng.random(len(junctions)) * 60,
+        }
+    )
+    html = interactive_map(map_data(edges, slices, signals))
+    size = len(html.encode())
+    assert size < 5_000_000, f"{size / 1e6:.2f} MB for {n} roads"

@@ -18,8 +18,9 @@ import pandas as pd
 
 from mobility.kpis import all_kpis, headline_kpis
 from mobility.report import figures as F
-from mobility.report.counts import counts_section
+from mobility.report.counts import count_sites, counts_section
 from mobility.report.edges import edge_kpis, edge_slices, junction_delays
+from mobility.report.interactive import interactive_map, map_data
 from mobility.report.load import (
     ReportError,
     RunData,
@@ -98,6 +99,7 @@ def _runs_body(runs: list[RunData]) -> str:
     parts.append(_section("Results", _kpi_table(runs)))
     labels = _labels(runs)
     parts.append(_section("Traffic over time", _plots(views, labels)))
+    parts.append(_section("Interactive map", _interactive(first)))
     parts.append(_section("Maps", _maps(first, labels[0])))
     if len(views) > 1:
         parts.append(_section("Comparison", _comparison(views[0], views[1], labels[:2])))
@@ -107,6 +109,24 @@ def _runs_body(runs: list[RunData]) -> str:
         parts.append(_section("Traffic counts", counts))
     parts.append(_section("Reproducibility", _provenance(runs)))
     return "\n".join(parts)
+
+
+def _interactive(view: _RunView) -> str:
+    """Pan, zoom and hover over the first run's roads (see mobility.report.interactive)."""
+    stops, _ = _shuttle_places(view) if _has_shuttles(view.run) else ([], [])
+    data = map_data(
+        view.edges,
+        edge_slices(view.run),
+        view.delays,
+        stops=stops,
+        counts=count_sites(view.run.run_dir),
+    )
+    note = (
+        "<p>Drag to pan, scroll or use +/− to zoom, hover a road for its KPIs; the slider "
+        "steps through time, the box at the top right switches layers. Drawn from the "
+        f"network file ({e(view.crs_note)}); no map tiles, works offline.</p>"
+    )
+    return note + interactive_map(data)
 
 
 def _labels(runs: list[RunData]) -> list[str]:
