@@ -12,6 +12,7 @@ follows it. The loader and error reporting stay the same.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import os
@@ -451,6 +452,26 @@ class RoutingSpec(StrictModel):
         return {"assignment": value} if isinstance(value, str) else value
 
 
+class TransitSpec(StrictModel):
+    """Scheduled public transport from a GTFS feed, imported with SUMO's gtfs2pt: its stops
+    as busStops and every trip of ``date`` in the run's window as a vehicle stopping at
+    them (background traffic). ``routes`` keeps some routes (GTFS ``route_id`` or
+    ``route_short_name``); all of them (of ``modes``) without it. Needs a geo-referenced
+    network (built from OSM): stops are placed by their longitude and latitude."""
+
+    gtfs: Path
+    date: datetime.date = Field(description="the service day, YYYY-MM-DD")
+    routes: list[str] | None = Field(None, min_length=1, description="route ids or short names")
+    modes: list[Literal["bus", "tram", "train", "light_rail", "subway", "ferry"]] = Field(
+        ["bus"], min_length=1
+    )
+
+    @field_validator("gtfs", mode="before")
+    @classmethod
+    def _resolve(cls, value: Any, info: ValidationInfo) -> Path:
+        return _resolve_path(value, info)
+
+
 # What one scenario may ask for: beyond these, a run cannot finish on a machine of this
 # project's size (randomTrips held 23 GB for 1e9 vehicles/h before the kernel killed it).
 MAX_WINDOW_S = 30 * 86400.0
@@ -485,6 +506,7 @@ class ScenarioSpec(StrictModel):
     shuttles: list[FleetSpec] = []
     riders: RidersSpec | None = None
     routing: RoutingSpec | None = None
+    transit: TransitSpec | None = None
 
     @field_validator("network", mode="before")
     @classmethod

@@ -15,6 +15,7 @@ from typing import Any
 from mobility.config import ScenarioSpec, load_spec
 from mobility.demand.build import build_demand, check_demand
 from mobility.demand.counts import CountsPart
+from mobility.demand.transit import TransitPart
 from mobility.errors import MobilityError
 from mobility.network.build import build_network
 from mobility.network.net import Network, load_network
@@ -42,7 +43,7 @@ Progress = Callable[[float], None]
 
 def run_parts() -> list[RunPart]:
     """The parts of every run, in order (see :mod:`mobility.sim.parts` for what it means)."""
-    return [OutputsPart(), SignalsPart(), ShuttlesPart(), CountsPart()]
+    return [OutputsPart(), SignalsPart(), ShuttlesPart(), CountsPart(), TransitPart()]
 
 
 def scenario_network(spec: ScenarioSpec) -> Network:

@@ -122,6 +122,13 @@ def scenario_words(spec: dict[str, Any], meta: dict[str, Any], net: dict[str, An
             else "none in this scenario (cars only)."
         )
     )
+    transit = spec.get("transit")
+    if transit:
+        routes = ", ".join(map(str, transit.get("routes") or [])) or "all routes"
+        lines.append(
+            f"<b>Transit</b>: {e(routes)} of the GTFS feed {e(Path(str(transit['gtfs'])).name)} "
+            f"on {e(str(transit.get('date')))} (SUMO gtfs2pt), as scheduled background buses."
+        )
     lines.append(
         f"<b>Randomness</b>: seed {e(str(meta.get('seed', spec.get('seed'))))}; the same "
         "scenario file and seed give the same result."
@@ -151,7 +158,22 @@ def _demand_words(demand: dict[str, Any]) -> str:
             for f in flows[:8]
         ]
         more = f" and {len(flows) - 8} more" if len(flows) > 8 else ""
-        return e(f"origin-destination flows between zones: {'; '.join(parts)}{more}{shape}.")
+        zones = demand.get("zones")
+        where = (
+            f" (zones: polygons of {Path(str(zones['file'])).name})"
+            if isinstance(zones, dict) and "file" in zones and "id" in zones
+            else ""
+        )
+        return e(f"origin-destination flows between zones{where}: {'; '.join(parts)}{more}{shape}.")
+    if kind == "counts":
+        candidates = demand.get("candidates") or {}
+        source = {"random": "random trips", "od": "OD flows", "routes": "a route file"}.get(
+            str(candidates.get("type")), "random trips"
+        )
+        return e(
+            f"routes fitted to the traffic counts of {Path(str(demand.get('counts'))).name} by "
+            f"SUMO's routeSampler, chosen among candidate routes from {source}."
+        )
     return e(f"{kind}: {_short(demand)}")
 
 
