@@ -6,8 +6,10 @@ polygon (a spatial join in geopandas, in the net's own projected metres), so a r
 zone border belongs to exactly one side. SUMO's ``edgesInDistricts.py`` does the same from
 SUMO polygon files; here the input is any file geopandas reads, with its CRS.
 
-Only roads a passenger car may drive on become zone members (od2trips starts and ends
-trips there). A zone that catches no such road is an error naming the zone and the fix.
+Only roads a passenger car may drive on, and can reach and leave the rest of the network
+by, become zone members (od2trips starts and ends trips there; see
+:func:`connected_car_roads`). A zone that catches no such road is an error naming the zone
+and the fix.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ def _zone_edges(
     polygons = _read(path, field, layer)
     polygons = _in_net_crs(polygons, network, path)
     roads = edges_frame(network)
-    car = {e.getID() for e in network.net.getEdges(withInternal=False) if e.allows("passenger")}
+    car = connected_car_roads(network)
     roads = roads[roads["edge_id"].isin(car)]
     mids = gpd.GeoDataFrame(
         {"edge_id": roads["edge_id"]},
@@ -76,12 +78,31 @@ def _zone_edges(
             msg = (
                 f"{path}: zone {zone!r} (field {field!r}) catches no road of the network "
                 f"{network.path.name} a car may use (a road counts when its midpoint lies in "
-                "the zone); enlarge the polygon, remove the zone, or check the file's CRS "
+                "the zone and it connects both ways to the rest of the network); enlarge the "
+                "polygon, remove the zone, or check the file's CRS "
                 f"({polygons.crs or 'none: net metres'}) matches where the network lies"
             )
             raise DemandError(msg)
         out.append((str(zone), list(edges)))
     return tuple(out)
+
+
+def connected_car_roads(network: Network) -> set[str]:
+    """The roads a car can both reach from and leave to the rest of the network: the
+    largest strongly connected set of the road-to-road graph (SUMO connections). Dead ends
+    and one-way stubs at the border are left out, so every trip between zones has a route."""
+    import networkx as nx
+
+    graph = nx.DiGraph()
+    for edge in network.net.getEdges(withInternal=False):
+        if not edge.allows("passenger"):
+            continue
+        graph.add_node(edge.getID())
+        for nxt in edge.getOutgoing():
+            if nxt.allows("passenger") and nxt.getFunction() != "internal":
+                graph.add_edge(edge.getID(), nxt.getID())
+    parts = list(nx.strongly_connected_components(graph))
+    return max(parts, key=len) if parts else set()
 
 
 def _read(path: Path, field: str, layer: str | None) -> Any:
