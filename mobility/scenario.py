@@ -15,7 +15,7 @@ from typing import Any
 from mobility.config import ScenarioSpec, load_spec
 from mobility.demand.build import build_demand, check_demand
 from mobility.demand.counts import CountsPart
-from mobility.demand.transit import TransitPart
+from mobility.demand.transit import TransitPart, with_gtfs_lines
 from mobility.errors import MobilityError
 from mobility.network.build import build_network
 from mobility.network.net import Network, load_network
@@ -57,6 +57,7 @@ def check_scenario(spec: ScenarioSpec) -> Network:
     ids and settings, fleets, stops, depots, riders). Builds nothing but the (cached)
     network; raises a :class:`MobilityError` naming the field and the fix."""
     network = scenario_network(spec)
+    spec = with_gtfs_lines(spec, network)
     check_demand(spec, network)
     ctx = RunContext(spec, network, routes=(), folder=Path("."))
     for part in run_parts():
@@ -83,11 +84,12 @@ def run_scenario(
     spec_hash = spec.content_hash()
     network = scenario_network(spec)
     routes = build_demand(spec, network)
+    written, spec = spec, with_gtfs_lines(spec, network)  # the spec as the user wrote it
     prepared = time.perf_counter()
     final = out_dir / run_dir_name(spec.name, spec_hash)
     parts = run_parts()
     with atomic_run_dir(final) as work:
-        write_spec(work / SPEC, spec.model_dump(mode="json"))
+        write_spec(work / SPEC, written.model_dump(mode="json"))
         ctx = RunContext(spec, network, tuple(routes), work)
         inputs = SumoInputs(routes=list(routes))
         for part in parts:

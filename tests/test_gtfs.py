@@ -6,6 +6,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 import sumolib
 import yaml
@@ -125,3 +126,22 @@ def test_a_day_without_service_is_an_error(tmp_path: Path) -> None:
         DemandError, match=r"no trip of route\(s\) W8 in feed\.zip runs on 2026-11-29"
     ):
         Scenario.from_yaml(tmp_path / "s.yaml").run(tmp_path / "runs")
+
+
+def test_gtfs_route_run_by_autonomous_shuttles(tmp_path: Path) -> None:
+    feed = write_feed(tmp_path / "feed.zip")
+    spec = transit_spec(feed)  # route 8: run by the shuttles, so no background bus
+    spec["shuttles"] = [{"service": "line", "name": "l8", "gtfs_route": "8", "dwell": 15}]
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(spec))
+    result = Scenario.from_yaml(tmp_path / "s.yaml").run(tmp_path / "runs")
+    trips = result.table("trips")
+    assert not (trips["vType"] == "bus").any()
+    shuttles = trips[trips["vType"] == "shuttle_l8"].sort_values("depart")
+    # the timetable of the day in the window: 08:00, 08:10, 08:20, less 10 s to board
+    assert shuttles["depart"].tolist() == [28790, 29390, 29990]
+    # each shuttle serves the feed's three stops of route 8 in order (SUMO's stop output)
+    calls = pq.read_table(result.run_dir / "stops.parquet").to_pandas()
+    first = calls[calls["vehicle"] == "l8.0"].sort_values("arrival")
+    assert first["stop"].tolist() == ["l8.s1", "l8.s2", "l8.s3"]
+    written = yaml.safe_load((result.run_dir / "spec.yaml").read_text())
+    assert written["shuttles"][0]["gtfs_route"] == "8" and not written["shuttles"][0]["stops"]

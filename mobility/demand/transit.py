@@ -24,6 +24,7 @@ from mobility.cache import cached_build
 from mobility.config import ScenarioSpec, TransitSpec, file_hash
 from mobility.errors import DemandError
 from mobility.network.net import Network
+from mobility.shuttles.spec import LineService, StopSpec
 from mobility.sim.parts import RunContext, SumoInputs
 
 REQUIRED = ("stops.txt", "routes.txt", "trips.txt", "stop_times.txt")
@@ -64,11 +65,17 @@ def check_feed(transit: TransitSpec, network: Network) -> list[str]:
             "OpenStreetMap (network: {type: osm, ...}) or a geo-referenced .net.xml"
         )
         raise DemandError(msg)
+    return find_routes(transit, transit.routes)
+
+
+def find_routes(transit: TransitSpec, names: list[str] | None) -> list[str]:
+    """The route ids named (by route_id or route_short_name); all routes for None."""
+    feed = transit.gtfs
     routes = read_table(feed, "routes.txt")
-    if transit.routes is None:
+    if names is None:
         return sorted(routes["route_id"])
     keep = []
-    for wanted in transit.routes:
+    for wanted in names:
         hit = routes[(routes["route_id"] == wanted) | (routes.get("route_short_name") == wanted)]
         if hit.empty:
             known = ", ".join(
@@ -82,6 +89,18 @@ def check_feed(transit: TransitSpec, network: Network) -> list[str]:
             raise DemandError(msg)
         keep.extend(hit["route_id"])
     return sorted(set(keep))
+
+
+def background_routes(spec: ScenarioSpec, network: Network) -> list[str]:
+    """The routes that run as buses: the transit section's, less those shuttles run."""
+    keep = check_feed(spec.transit, network)
+    run_by_shuttles = find_routes(spec.transit, [f.gtfs_route for f in gtfs_lines(spec)])
+    return [r for r in keep if r not in run_by_shuttles]
+
+
+def gtfs_lines(spec: ScenarioSpec) -> list[LineService]:
+    """The shuttle lines that run a GTFS route."""
+    return [f for f in spec.shuttles if isinstance(f, LineService) and f.gtfs_route]
 
 
 def cut_feed(feed: Path, route_ids: list[str], out: Path) -> Path:
@@ -118,11 +137,10 @@ def cut_feed(feed: Path, route_ids: list[str], out: Path) -> Path:
     return out
 
 
-def build_transit(spec: ScenarioSpec, network: Network) -> Path:
-    """The folder holding gtfs2pt's routes, stops and vehicle types for the scenario (built
+def build_transit(spec: ScenarioSpec, network: Network, route_ids: list[str]) -> Path:
+    """The folder holding gtfs2pt's routes, stops and vehicle types for ``route_ids`` (built
     once per feed content, route choice, day, window and network)."""
     transit = spec.transit
-    route_ids = check_feed(transit, network)
     key = {
         "feed": file_hash(transit.gtfs),
         "routes": route_ids,
@@ -130,6 +148,7 @@ def build_transit(spec: ScenarioSpec, network: Network) -> Path:
         "modes": transit.modes,
         "window": [spec.begin, spec.end],
         "net": network.digest,
+        "stop_ids": "gtfs",
     }
 
     def build(tmp: Path) -> Path:
@@ -146,6 +165,7 @@ def build_transit(spec: ScenarioSpec, network: Network) -> Path:
             f"--additional-output={tmp / STOPS}",
             f"--vtype-output={tmp / VTYPES}",
             f"--seed={spec.seed}",
+            "--use-gtfs-stopids",  # busStops named as the feed names them: riders can too
         ]
         proc = sumo.run_tool(cmd, cwd=tmp)
         if proc.returncode != 0:
@@ -173,12 +193,15 @@ class TransitPart:
 
     def check(self, ctx: RunContext) -> None:
         if ctx.spec.transit is not None:
-            check_feed(ctx.spec.transit, ctx.network)
+            background_routes(ctx.spec, ctx.network)
 
     def prepare(self, ctx: RunContext) -> SumoInputs:
         if ctx.spec.transit is None:
             return SumoInputs()
-        built = build_transit(ctx.spec, ctx.network)
+        routes = background_routes(ctx.spec, ctx.network)
+        if not routes:  # every named route is run by shuttles
+            return SumoInputs()
+        built = build_transit(ctx.spec, ctx.network, routes)
         for name in (ROUTES, STOPS, VTYPES):
             shutil.copyfile(built / name, ctx.folder / name)
         return SumoInputs(routes=[ctx.folder / ROUTES], additional=[Path(VTYPES), Path(STOPS)])
@@ -188,3 +211,57 @@ class TransitPart:
 
     def finish(self, folder: Path) -> dict[str, float]:
         return {}
+
+
+def with_gtfs_lines(spec: ScenarioSpec, network: Network) -> ScenarioSpec:
+    """``spec`` with each shuttle line that names a ``gtfs_route`` given that route's stops
+    (placed by gtfs2pt, named ``<fleet>.<GTFS stop_id>``), path and timetable (the departures of
+    its trips of the day in the window), so the shuttles part runs it like any line. A
+    route with several stop sequences runs its most frequent one."""
+    lines = gtfs_lines(spec)
+    if not lines:
+        return spec
+    if spec.transit is None:
+        msg = (
+            f"field `shuttles`: line {lines[0].name!r} runs gtfs_route {lines[0].gtfs_route!r}"
+            " but the scenario has no `transit:` section; add transit: {gtfs: feed.zip, "
+            "date: YYYY-MM-DD} naming the feed and the service day"
+        )
+        raise DemandError(msg)
+    check_feed(spec.transit, network)
+    fleets = []
+    for fleet in spec.shuttles:
+        if fleet in lines:
+            route_ids = find_routes(spec.transit, [fleet.gtfs_route])
+            fleet = _line_of(fleet, build_transit(spec, network, route_ids))
+        fleets.append(fleet)
+    return spec.model_copy(update={"shuttles": fleets})
+
+
+def _line_of(fleet: LineService, built: Path) -> LineService:
+    """A line's stops, path and timetable from gtfs2pt's files."""
+    import sumolib
+
+    stops = {}
+    for stop in sumolib.xml.parse(str(built / STOPS), "busStop"):
+        start, end = float(stop.startPos), float(stop.endPos)
+        stops[stop.id] = StopSpec(
+            id=f"{fleet.name}.{stop.id.removeprefix('gtfs_')}",  # <line>.<GTFS stop_id>
+            edge=stop.lane.rsplit("_", 1)[0],
+            pos=(start + end) / 2,
+            length=max(end - start, 1.0),
+        )
+    routes = {r.id: r for r in sumolib.xml.parse(str(built / ROUTES), "route") if r.id}
+    departs: dict[str, list[float]] = {}
+    for vehicle in sumolib.xml.parse(str(built / ROUTES), "vehicle"):
+        departs.setdefault(vehicle.route, []).append(float(vehicle.depart))
+    used = max(departs, key=lambda r: len(departs[r]))
+    route = routes[used]
+    return fleet.model_copy(
+        update={
+            "stops": [stops[s.busStop] for s in route.stop or []],
+            "route": route.edges.split(),
+            "timetable": sorted(departs[used]),
+            "headway": None,
+        }
+    )

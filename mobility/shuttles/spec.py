@@ -55,7 +55,10 @@ class LineService(StrictModel):
     service: Literal["line"]
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     vehicle: VehicleSpec = VehicleSpec(capacity=20)
-    stops: list[StopSpec] = Field(min_length=2)
+    stops: list[StopSpec] = []
+    gtfs_route: str | None = Field(
+        None, description="a route of transit.gtfs run by this fleet, instead of stops"
+    )
     route: list[str] | None = Field(None, description="edges; default: shortest via stops")
     dwell: float = Field(20.0, ge=0, description="s at each stop")
     headway: float | None = Field(600.0, gt=0, description="s between departures")
@@ -66,6 +69,10 @@ class LineService(StrictModel):
     def _one_schedule(self) -> LineService:
         if self.timetable is not None and not self.timetable:
             raise ValueError("timetable is empty; give departure times or use headway")
+        if self.gtfs_route is not None and self.stops:
+            raise ValueError("give either stops or gtfs_route (its stops come from the feed)")
+        if self.gtfs_route is None and len(self.stops) < 2:
+            raise ValueError("a line needs at least two stops (or a gtfs_route)")
         ids = [s.id for s in self.stops]
         if len(set(ids)) != len(ids):
             raise ValueError("stop ids repeat; give each stop its own id")
