@@ -3,6 +3,8 @@ with SUMO's gtfs2pt, as background buses of a run."""
 
 from __future__ import annotations
 
+import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from conftest import GRID3, OSM, small_scenario
 from mobility import Scenario
 from mobility.config import load_spec
 from mobility.errors import DemandError
+from mobility.report import build_report
 from mobility.scenario import check_scenario
 
 # Stops on 8th Street (eastbound) and Wood Street, by longitude and latitude of the OSM
@@ -145,3 +148,7 @@ def test_gtfs_route_run_by_autonomous_shuttles(tmp_path: Path) -> None:
     assert first["stop"].tolist() == ["l8.s1", "l8.s2", "l8.s3"]
     written = yaml.safe_load((result.run_dir / "spec.yaml").read_text())
     assert written["shuttles"][0]["gtfs_route"] == "8" and not written["shuttles"][0]["stops"]
+    # the report's interactive map shows the line's three stops where SUMO put them
+    page = build_report(result.run_dir).read_text()
+    data = json.loads(re.search(r"id='imap-data'>(.*?)</script>", page).group(1))
+    assert len(data["stops"]) == 3

@@ -20,7 +20,7 @@ from mobility.kpis import all_kpis, headline_kpis
 from mobility.report import figures as F
 from mobility.report.counts import count_sites, counts_section
 from mobility.report.edges import edge_kpis, edge_slices, junction_delays
-from mobility.report.interactive import interactive_map, map_data
+from mobility.report.interactive import interactive_map, map_data, stop_places
 from mobility.report.load import (
     ReportError,
     RunData,
@@ -113,7 +113,7 @@ def _runs_body(runs: list[RunData]) -> str:
 
 def _interactive(view: _RunView) -> str:
     """Pan, zoom and hover over the first run's roads (see mobility.report.interactive)."""
-    stops, _ = _shuttle_places(view) if _has_shuttles(view.run) else ([], [])
+    stops = stop_places(view.run.run_dir, view.edges)
     data = map_data(
         view.edges,
         edge_slices(view.run),

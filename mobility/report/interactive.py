@@ -119,6 +119,29 @@ def map_data(
     return data
 
 
+def stop_places(run_dir: Path, edges: pd.DataFrame) -> list[tuple[float, float]]:
+    """(x, y) of every busStop the run loaded (shuttle lines, GTFS transit), from the
+    additional files in its folder: the stops as SUMO placed them, not as the spec named
+    them (a GTFS line's stops exist only there)."""
+    import sumolib
+
+    lines = edges.set_index("edge_id")
+    places = []
+    for name in ("shuttles.add.xml", "transit.stops.add.xml"):
+        path = run_dir / name
+        if not path.is_file():
+            continue
+        for stop in sumolib.xml.parse(str(path), "busStop"):
+            edge = stop.lane.rsplit("_", 1)[0]
+            if edge not in lines.index:
+                continue
+            geom, length = lines.at[edge, "geometry"], float(lines.at[edge, "length_m"] or 0)
+            mid = (float(stop.startPos) + float(stop.endPos)) / 2
+            p = geom.interpolate(min(mid / length, 1.0) if length > 0 else 0.5, normalized=True)
+            places.append((float(p.x), float(p.y)))
+    return places
+
+
 def interactive_map(data: dict[str, Any]) -> str:
     """The map's HTML: Leaflet and its CSS inline, the data as JSON, the code that draws."""
     js, css = leaflet()
@@ -215,7 +238,7 @@ MAP_JS = r"""
                            fmt(p[3], ' s'); });
   layers.stops = points(D.stops, function () {
     return {radius: 5, color: '#1f77b4', weight: 2, fillColor: '#fff', fillOpacity: 1};
-  }, function () { return 'shuttle stop'; });
+  }, function () { return 'shuttle or bus stop'; });
   layers.counts = points(D.counts, function (p) {
     return {radius: 6, color: '#222', weight: 1, fillOpacity: 0.9,
             fillColor: p[6] < 5 ? '#1a9850' : '#d73027'};
@@ -228,7 +251,7 @@ MAP_JS = r"""
   var base = {'Congestion (speed / speed limit)': layers.congestion,
               'CO2 per metre of road': layers.co2};
   var over = {'Traffic lights (delay)': layers.signals};
-  if (D.stops.length) { over['Shuttle stops'] = layers.stops; }
+  if (D.stops.length) { over['Shuttle and bus stops'] = layers.stops; }
   if (D.counts.length) { over['Count sites (GEH)'] = layers.counts; }
   L.control.layers(base, over, {collapsed: false}).addTo(map);
   L.control.scale({imperial: false}).addTo(map);
