@@ -35,6 +35,7 @@ from pydantic import (
     model_validator,
 )
 
+from mobility.demand.zones_file import ZonesFile
 from mobility.errors import SpecError
 from mobility.shuttles.spec import FleetSpec, RidersSpec, check_fleets
 from mobility.signals.registry import CONTROLLERS, Controller
@@ -169,24 +170,6 @@ class ODFlow(StrictModel):
     origin: str = Field(alias="from")
     destination: str = Field(alias="to")
     vehicles_per_hour: float = Field(gt=0)
-
-
-class ZonesFile(StrictModel):
-    """Zones as polygons of a GIS file (GeoJSON, GeoPackage, shapefile), named by ``id``.
-
-    A road belongs to a zone when its midpoint lies inside the polygon
-    (:mod:`mobility.demand.zones`). Coordinates are in the file's CRS (taken to the net's),
-    or, for a file without one, in the net's own projected metres.
-    """
-
-    file: Path
-    id: str = Field(min_length=1, description="the field (column) holding each zone's name")
-    layer: str | None = Field(None, description="layer of a GeoPackage; the first if absent")
-
-    @field_validator("file", mode="before")
-    @classmethod
-    def _resolve(cls, value: Any, info: ValidationInfo) -> Path:
-        return _resolve_path(value, info)
 
 
 class ODDemand(StrictModel):

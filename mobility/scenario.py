@@ -16,6 +16,7 @@ from mobility.config import ScenarioSpec, load_spec
 from mobility.demand.build import build_demand, check_demand
 from mobility.demand.counts import CountsPart
 from mobility.demand.transit import TransitPart, with_gtfs_lines
+from mobility.demand.zones import with_rider_zones
 from mobility.errors import MobilityError
 from mobility.network.build import build_network
 from mobility.network.net import Network, load_network
@@ -57,7 +58,7 @@ def check_scenario(spec: ScenarioSpec) -> Network:
     ids and settings, fleets, stops, depots, riders). Builds nothing but the (cached)
     network; raises a :class:`MobilityError` naming the field and the fix."""
     network = scenario_network(spec)
-    spec = with_gtfs_lines(spec, network)
+    spec = with_rider_zones(with_gtfs_lines(spec, network), network)
     check_demand(spec, network)
     ctx = RunContext(spec, network, routes=(), folder=Path("."))
     for part in run_parts():
@@ -84,7 +85,8 @@ def run_scenario(
     spec_hash = spec.content_hash()
     network = scenario_network(spec)
     routes = build_demand(spec, network)
-    written, spec = spec, with_gtfs_lines(spec, network)  # the spec as the user wrote it
+    written = spec  # as the user wrote it; parts see GTFS lines and zone files resolved
+    spec = with_rider_zones(with_gtfs_lines(spec, network), network)
     prepared = time.perf_counter()
     final = out_dir / run_dir_name(spec.name, spec_hash)
     parts = run_parts()

@@ -6,11 +6,13 @@ import warnings
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 import sumolib
 from conftest import GRID3, OSM, small_scenario
 from shapely.geometry import box
 
+from mobility import Scenario
 from mobility.config import OsmNetwork, load_spec
 from mobility.demand.build import build_demand
 from mobility.demand.zones import connected_car_roads, zone_edges
@@ -119,3 +121,26 @@ def test_bad_zone_files_are_named_with_the_fix(write_spec, tmp_path, case, words
         check_scenario(spec)
     assert words in str(err.value)
     assert "zones" in str(err.value)
+
+
+def test_rider_zones_from_a_file_serve_an_on_demand_fleet(write_spec, tmp_path: Path) -> None:
+    zones = grid_zones(tmp_path)
+    spec = small_scenario(
+        shuttles=[
+            {"service": "on_demand", "name": "pods", "fleet_size": 2, "depots": [{"edge": "A1B1"}]}
+        ],
+        riders={
+            "zones": {"file": str(zones), "id": "zone_name"},
+            "flows": [{"from": "west", "to": "east", "per_hour": 120}],
+            "until": 480,
+        },
+    )
+    result = Scenario.from_yaml(write_spec(spec)).run(tmp_path / "runs")
+    requests = pd.read_parquet(result.run_dir / "requests.parquet")
+    assert len(requests) > 0
+    assert set(requests["origin"]) <= WEST and set(requests["destination"]) <= EAST
+    bad = dict(
+        spec, riders={**spec["riders"], "flows": [{"from": "west", "to": "north", "per_hour": 6}]}
+    )
+    with pytest.raises(DemandError, match=r"zone 'north' is not in zones\.gpkg"):
+        check_scenario(load_spec(write_spec(bad, "bad.yaml")))

@@ -18,17 +18,22 @@ import functools
 from pathlib import Path
 from typing import Any
 
-from mobility.config import ODDemand, ZonesFile
+from mobility.config import ODDemand
+from mobility.demand.zones_file import ZonesFile
 from mobility.errors import DemandError
 from mobility.network.net import Network
 
 
-def zone_edges(zones: ZonesFile, network: Network) -> dict[str, list[str]]:
-    """Zone id -> the ids of the roads whose midpoint lies in that zone's polygon."""
+def zone_edges(
+    zones: ZonesFile, network: Network, where: str = "demand.zones"
+) -> dict[str, list[str]]:
+    """Zone id -> the ids of the roads whose midpoint lies in that zone's polygon; errors
+    name the spec field ``where``."""
     stat = zones.file.stat()
-    return dict(
-        _zone_edges(zones.file, stat.st_mtime_ns, stat.st_size, zones.id, zones.layer, network.path)
+    found = _zone_edges(
+        zones.file, stat.st_mtime_ns, stat.st_size, zones.id, zones.layer, network.path, where
     )
+    return dict(found)
 
 
 def with_zone_edges(demand: ODDemand, network: Network) -> ODDemand:
@@ -50,7 +55,13 @@ def with_zone_edges(demand: ODDemand, network: Network) -> ODDemand:
 
 @functools.lru_cache(maxsize=16)
 def _zone_edges(
-    path: Path, _mtime: int, _size: int, field: str, layer: str | None, net_path: Path
+    path: Path,
+    _mtime: int,
+    _size: int,
+    field: str,
+    layer: str | None,
+    net_path: Path,
+    where: str,
 ) -> tuple[tuple[str, list[str]], ...]:
     """Cached by file identity (path, mtime, size) and net: the join is the slow part."""
     import geopandas as gpd
@@ -59,7 +70,7 @@ def _zone_edges(
     from mobility.network.net import load_network
 
     network = load_network(net_path)
-    polygons = _read(path, field, layer)
+    polygons = _read(path, field, layer, where)
     polygons = _in_net_crs(polygons, network, path)
     roads = edges_frame(network)
     car = connected_car_roads(network)
@@ -105,29 +116,29 @@ def connected_car_roads(network: Network) -> set[str]:
     return max(parts, key=len) if parts else set()
 
 
-def _read(path: Path, field: str, layer: str | None) -> Any:
+def _read(path: Path, field: str, layer: str | None, where: str) -> Any:
     """The polygons of the file with their id field checked: present, filled, unique."""
     import geopandas as gpd
 
     try:
         frame = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
     except Exception as exc:  # pyogrio raises several types for unreadable files
-        msg = f"{path}: not a GIS file geopandas can read ({exc}); fix `demand.zones.file`"
+        msg = f"{path}: not a GIS file geopandas can read ({exc}); fix `{where}.file`"
         raise DemandError(msg) from None
     if field not in frame.columns:
         fields = ", ".join(c for c in frame.columns if c != "geometry") or "none"
         msg = (
-            f"{path}: no field {field!r} (field `demand.zones.id`); the file has: {fields}; "
+            f"{path}: no field {field!r} (field `{where}.id`); the file has: {fields}; "
             "name the one holding the zone names"
         )
         raise DemandError(msg)
     frame = frame[frame.geometry.notna() & frame.geom_type.isin(["Polygon", "MultiPolygon"])]
     if frame.empty:
-        msg = f"{path}: no polygons in the file (field `demand.zones.file`); zones are areas"
+        msg = f"{path}: no polygons in the file (field `{where}.file`); zones are areas"
         raise DemandError(msg)
     names = frame[field]
     if names.isna().any() or names.astype(str).str.strip().eq("").any():
-        msg = f"{path}: some zones have no {field!r} (field `demand.zones.id`); name every zone"
+        msg = f"{path}: some zones have no {field!r} (field `{where}.id`); name every zone"
         raise DemandError(msg)
     frame = frame.assign(**{field: names.astype(str)})
     twice = sorted(set(frame[field][frame[field].duplicated()]))
@@ -159,3 +170,33 @@ def _listed(zones: dict[str, list[str]], most: int = 12) -> str:
     names = sorted(zones)
     more = f", ... ({len(names)} in all)" if len(names) > most else ""
     return ", ".join(names[:most]) + more
+
+
+def with_rider_zones(spec: Any, network: Network) -> Any:
+    """``spec`` with a riders' zones file replaced by the roads it stands for. Roads serve
+    on-demand fleets (riders of a line board at its stops, which a file cannot name)."""
+    from mobility.shuttles.spec import LineService
+
+    riders = spec.riders
+    if riders is None or not isinstance(riders.zones, ZonesFile):
+        return spec
+    zones = zone_edges(riders.zones, network, "riders.zones")
+    fleets = {f.name: f for f in spec.shuttles}
+    default = riders.fleet or spec.shuttles[0].name
+    for i, flow in enumerate(riders.flows):
+        if isinstance(fleets.get(flow.fleet or default), LineService):
+            msg = (
+                f"field `riders.flows.{i}`: zones from {riders.zones.file.name} hold roads, "
+                f"which serve on-demand fleets; riders of line {flow.fleet or default!r} board "
+                "at its stops: list them inline (riders.zones: {name: [stop ids]})"
+            )
+            raise DemandError(msg)
+        for zone in (flow.origin, flow.destination):
+            if zone not in zones:
+                msg = (
+                    f"field `riders.flows.{i}`: zone {zone!r} is not in "
+                    f"{riders.zones.file.name} (field {riders.zones.id!r} holds "
+                    f"{_listed(zones)}); use one of those names"
+                )
+                raise DemandError(msg)
+    return spec.model_copy(update={"riders": riders.model_copy(update={"zones": zones})})

@@ -177,6 +177,12 @@ def _demand_words(demand: dict[str, Any]) -> str:
     return e(f"{kind}: {_short(demand)}")
 
 
+def _zone_count(zones: Any) -> str:
+    if isinstance(zones, dict) and "file" in zones and "id" in zones:
+        return f"the zones of {Path(str(zones['file'])).name}"
+    return f"{len(zones or {})} zones"
+
+
 def _shuttle_words(fleets: Any, riders: dict[str, Any]) -> str:
     """A short paragraph: each fleet (on-demand or line) and the riders who ask for it."""
     if not isinstance(fleets, list):
@@ -202,6 +208,12 @@ def _shuttle_words(fleets: Any, riders: dict[str, Any]) -> str:
             )
         else:
             stops = f.get("stops") or []
+            if f.get("gtfs_route"):
+                parts.append(
+                    f"line {f.get('name')}: GTFS route {f['gtfs_route']} of the transit feed "
+                    f"(its stops, path and timetable){seats}, run by autonomous shuttles"
+                )
+                continue
             every = (
                 f"one vehicle every {float(f['headway']) / 60:g} min"
                 if f.get("headway") and not f.get("timetable")
@@ -216,7 +228,7 @@ def _shuttle_words(fleets: Any, riders: dict[str, Any]) -> str:
     if flows:
         rate = sum(float(x.get("per_hour", 0)) for x in flows)
         text += (
-            f" Riders: {len(flows)} flow(s) between {len(riders.get('zones') or {})} zones, "
+            f" Riders: {len(flows)} flow(s) between {_zone_count(riders.get('zones'))}, "
             f"{rate:g} ride requests per hour on average."
         )
     if riders.get("trips"):

@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mobility.demand.zones_file import ZonesFile
+
 
 class StrictModel(BaseModel):
     """Like :class:`mobility.config.StrictModel` (which imports this module): strict, frozen."""
@@ -175,7 +177,9 @@ class RidersSpec(StrictModel):
     fleet: str | None = Field(
         None, description="fleet of flows and trips that name none; default the first fleet"
     )
-    zones: dict[str, Annotated[list[str], Field(min_length=1)]] = {}
+    zones: ZonesFile | dict[str, Annotated[list[str], Field(min_length=1)]] = Field(
+        {}, description="inline, or {file: zones.geojson, id: FIELD} (on-demand fleets)"
+    )
     flows: list[RiderFlow] = []
     trips: list[RiderTrip] = Field([], description="given requests, besides the flows")
     profile: list[Annotated[float, Field(ge=0)]] = Field([1.0], min_length=1)
@@ -185,7 +189,7 @@ class RidersSpec(StrictModel):
     def _zones_known(self) -> RidersSpec:
         if not self.flows and not self.trips:
             raise ValueError("riders: give `flows` (per hour between zones) or `trips`")
-        for flow in self.flows:
+        for flow in self.flows if isinstance(self.zones, dict) else []:  # a file: on the net
             for zone in (flow.origin, flow.destination):
                 if zone not in self.zones:
                     known = ", ".join(sorted(self.zones))
