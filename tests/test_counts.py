@@ -13,6 +13,7 @@ from conftest import GRID3, run_cli, small_scenario
 
 from mobility import Scenario
 from mobility.config import load_spec
+from mobility.demand.counts import KPIS as COUNTS_KPIS
 from mobility.demand.counts import Count, geh_kpis, geh_rows, read_counts
 from mobility.errors import DemandError
 from mobility.report import build_report
@@ -64,6 +65,7 @@ def test_counts_of_a_known_run_are_reproduced(known_counts: Path, tmp_path: Path
     assert under >= 0.95
     assert result.kpis["counts_geh_under_5_share"] == pytest.approx(under)
     assert result.kpis["counts_sites"] == 48
+    assert {k.name for k in COUNTS_KPIS} <= set(result.kpis)  # every declared counts KPI
     # the fit follows the counts: the busiest counted edge is among the busiest simulated
     busiest = max(sites, key=lambda s: s["counted"])
     assert busiest["simulated"] >= sorted(s["simulated"] for s in sites)[-10]

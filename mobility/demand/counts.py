@@ -44,7 +44,6 @@ KPIS = (
         "higher",
         "Share of count sites (edge and interval) whose simulated flow is within GEH 5 of "
         "the count; UK DMRB asks for at least 0.85.",
-        headline=True,
     ),
     Kpi(
         "counts_geh_mean",

@@ -7,6 +7,7 @@ polygons mean for a network is :mod:`mobility.demand.zones`.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,16 @@ class ZonesFile(BaseModel):
     @field_validator("file", mode="before")
     @classmethod
     def _resolve(cls, value: Any, info: ValidationInfo) -> Path:
-        from mobility.config import _resolve_path  # at validation time: config is loaded
-
-        return _resolve_path(value, info)
+        """Relative to the YAML file, and readable: as ``mobility.config`` resolves paths
+        (repeated here, in a few lines, because the config imports this module)."""
+        path = Path(str(value)).expanduser()
+        base = (info.context or {}).get("base_dir")
+        if not path.is_absolute() and base is not None:
+            path = Path(base) / path
+        path = path.resolve()
+        fix = "fix the path (relative paths start at the YAML file)"
+        if not path.exists():
+            raise ValueError(f"file not found: {path}; {fix}")
+        if path.is_dir() or not os.access(path, os.R_OK):
+            raise ValueError(f"{path} is not a readable file; {fix}")
+        return path
