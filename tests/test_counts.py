@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+import sumolib
 import yaml
 from conftest import GRID3, run_cli, small_scenario
 
@@ -76,6 +78,23 @@ def test_counts_of_a_known_run_are_reproduced(known_counts: Path, tmp_path: Path
     dots = [text.count("<use ") for _, text in sorted(groups, reverse=True)]  # ok, off
     assert dots == [round(under * 48), 48 - round(under * 48)]
     assert f"GEH &lt; 5 at <b>{under:.0%}</b>" in section
+    # and the interactive map has a count-site layer: one marker per site, with its GEH
+    data = json.loads(re.search(r"id='imap-data'>(.*?)</script>", page).group(1))
+    assert sorted(c[2] for c in data["counts"]) == sorted(counted)
+    assert sum(c[6] < 5 for c in data["counts"]) == round(under * 48)
+
+
+def test_route_file_candidates(known_counts: Path, tmp_path: Path) -> None:
+    """The known run's own routes as candidates: routeSampler picks among them."""
+    known = json.loads((next(known_counts.parent.glob("runs/*")) / "meta.json").read_text())
+    demand = {"type": "counts", "counts": str(known_counts), "candidates": known["routes"][0]}
+    (tmp_path / "fit.yaml").write_text(yaml.safe_dump(counts_spec(known_counts, demand=demand)))
+    result = Scenario.from_yaml(tmp_path / "fit.yaml").run(tmp_path / "runs")
+    assert result.kpis["counts_geh_under_5_share"] >= 0.95
+    candidates = {r.edges for r in sumolib.xml.parse(known["routes"][0], "route")}
+    meta = json.loads((result.run_dir / "meta.json").read_text())
+    fitted = [r.edges for r in sumolib.xml.parse(meta["routes"][0], "route")]
+    assert fitted and set(fitted) <= candidates  # every vehicle drives a candidate route
 
 
 def test_geh_per_site_and_kpis_by_hand() -> None:
