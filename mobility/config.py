@@ -239,8 +239,9 @@ Candidates = Annotated[RandomCandidates | ODDemand | RoutesDemand, Field(discrim
 class CountsDemand(StrictModel):
     """Routes fitted to traffic counts with SUMO's routeSampler.
 
-    ``counts`` is a CSV file (``edge,interval_begin,interval_end,count``, times in s) or a
-    SUMO edgedata file (counts in its ``attribute``, ``entered`` by default). routeSampler
+    ``counts`` is a CSV file (``edge,interval_begin,interval_end,count``, times in s; or
+    ``detector`` instead of ``edge``, placed by a SUMO ``detectors`` file) or a SUMO edgedata
+    file (counts in its ``attribute``, ``entered`` by default). routeSampler
     picks routes among the ``candidates`` (random trips by default, OD flows or a route
     file) so that the vehicles passing each counted edge match its count per interval; the
     run reports the GEH statistic per count site (see :mod:`mobility.demand.counts`).
@@ -249,15 +250,18 @@ class CountsDemand(StrictModel):
     type: Literal["counts"]
     counts: Path
     attribute: str = Field("entered", description="edgedata attribute holding the counts")
+    detectors: Path | None = Field(
+        None, description="SUMO detectors file, for a CSV counting per detector"
+    )
     candidates: Candidates = RandomCandidates()
     optimize: bool = Field(
         True, description="refine the sampled routes by linear programming (scipy)"
     )
 
-    @field_validator("counts", mode="before")
+    @field_validator("counts", "detectors", mode="before")
     @classmethod
-    def _resolve(cls, value: Any, info: ValidationInfo) -> Path:
-        return _resolve_path(value, info)
+    def _resolve(cls, value: Any, info: ValidationInfo) -> Path | None:
+        return None if value is None else _resolve_path(value, info)
 
     @field_validator("candidates", mode="before")
     @classmethod

@@ -166,3 +166,33 @@ def test_counts_outside_the_window_and_bad_candidates_exit_2(write_spec, tmp_pat
     assert out.returncode == 2
     said = " ".join(out.stderr.split())
     assert f"uses edge 'ghost', which is not in the network {GRID3.name}" in said
+
+
+def test_counts_per_detector_add_up_per_road(write_spec, tmp_path: Path) -> None:
+    detectors = tmp_path / "detectors.add.xml"
+    detectors.write_text(
+        "<additional>"
+        '<inductionLoop id="d1" lane="A0A1_0" pos="50" period="300" file="NUL"/>'
+        '<inductionLoop id="d2" lane="A0A1_0" pos="20" period="300" file="NUL"/>'
+        '<e1Detector id="d3" lane="B1B2_0" pos="10" period="300" file="NUL"/>'
+        "</additional>"
+    )
+    counts = tmp_path / "counts.csv"
+    counts.write_text(
+        "detector,interval_begin,interval_end,count\n"
+        "d1,0,300,7\nd2,0,300,5\nd3,0,300,9\nd3,300,600,4\n"
+    )
+    demand = {"type": "counts", "counts": str(counts), "detectors": str(detectors)}
+    spec = load_spec(write_spec(counts_spec(counts, demand=demand)))
+    # two loops on one lane here stand for two lanes of a road: their counts add up
+    assert read_counts(spec.demand) == [
+        Count("A0A1", 0, 300, 12),
+        Count("B1B2", 0, 300, 9),
+        Count("B1B2", 300, 600, 4),
+    ]
+    counts.write_text(HEADER.replace("edge", "detector") + "d9,0,300,7\n")
+    with pytest.raises(DemandError, match=r"line 2: detector 'd9' is not in detectors\.add\.xml"):
+        read_counts(spec.demand)
+    no_file = load_spec(write_spec(counts_spec(counts), "b.yaml"))
+    with pytest.raises(DemandError, match=r"give `demand\.detectors: detectors\.add\.xml`"):
+        read_counts(no_file.demand)

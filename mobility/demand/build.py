@@ -70,6 +70,8 @@ def input_files(demand: object) -> dict[str, Path]:
     if getattr(demand, "type", "") != "counts":
         return {}
     files = {"counts": demand.counts}
+    if demand.detectors is not None:
+        files["detectors"] = demand.detectors
     if isinstance(getattr(demand.candidates, "zones", None), ZonesFile):
         files["candidates.zones"] = demand.candidates.zones.file
     if getattr(demand.candidates, "path", None) is not None:

@@ -73,30 +73,72 @@ class Count:
 
 
 def read_counts(demand: CountsDemand) -> list[Count]:
-    """The counts of a CSV or SUMO edgedata file, checked row by row."""
+    """The counts of a CSV (per edge, or per detector of ``demand.detectors``) or a SUMO
+    edgedata file, checked row by row."""
     path = demand.counts
-    name = path.name.lower()
-    counts = _read_xml(path, demand.attribute) if name.endswith(".xml") else _read_csv(path)
+    if path.name.lower().endswith(".xml"):
+        counts = _read_xml(path, demand.attribute)
+    else:
+        counts = _read_csv(path, demand.detectors)
     if not counts:
         msg = f"{path}: no counts found (field `demand.counts`); give at least one row"
         raise DemandError(msg)
     return counts
 
 
-def _read_csv(path: Path) -> list[Count]:
+def _read_csv(path: Path, detectors: Path | None) -> list[Count]:
     with path.open(newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
-        missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
+        fields = reader.fieldnames or []
+        where = "detector" if "detector" in fields and "edge" not in fields else "edge"
+        missing = [c for c in (where, *CSV_COLUMNS[1:]) if c not in fields]
         if missing:
             msg = (
                 f"{path}: column(s) {', '.join(missing)} missing (field `demand.counts`); "
-                f"a counts CSV has the header {','.join(CSV_COLUMNS)}"
+                f"a counts CSV has the header {','.join(CSV_COLUMNS)} (or detector instead "
+                "of edge, with `demand.detectors`)"
             )
             raise DemandError(msg)
-        return [_csv_row(path, line, row) for line, row in enumerate(reader, start=2)]
+        rows = [(line, row) for line, row in enumerate(reader, start=2)]
+    if where == "edge":
+        return [_csv_row(path, line, row, row["edge"]) for line, row in rows]
+    lanes = detector_edges(path, detectors)
+    summed: dict[tuple[str, float, float], Count] = {}
+    for line, row in rows:
+        name = (row["detector"] or "").strip()
+        if name not in lanes:
+            msg = (
+                f"{path}, line {line}: detector {name!r} is not in "
+                f"{detectors.name if detectors else 'demand.detectors'} (field "
+                "`demand.counts`); use the ids of the detectors file"
+            )
+            raise DemandError(msg)
+        c = _csv_row(path, line, row, lanes[name])
+        key = (c.edge, c.begin, c.end)
+        # detectors on the lanes of one road add up to the road's count
+        prior = summed.get(key)
+        summed[key] = c if prior is None else Count(c.edge, c.begin, c.end, prior.count + c.count)
+    return list(summed.values())
 
 
-def _csv_row(path: Path, line: int, row: dict[str, str]) -> Count:
+def detector_edges(counts: Path, detectors: Path | None) -> dict[str, str]:
+    """Detector id -> the edge of its lane, from a SUMO additional file (induction loops,
+    lane area detectors)."""
+    if detectors is None:
+        msg = (
+            f"{counts}: counts per detector need the detectors' positions; give "
+            "`demand.detectors: detectors.add.xml` (SUMO inductionLoop / e1Detector elements)"
+        )
+        raise DemandError(msg)
+    tags = ["inductionLoop", "e1Detector", "laneAreaDetector", "e2Detector"]
+    found = {}
+    for det in sumolib.xml.parse(str(detectors), tags, heterogeneous=True):
+        lane = det.lane if det.hasAttribute("lane") else (det.lanes or "").split()[0]
+        found[det.id] = lane.rsplit("_", 1)[0]
+    return found
+
+
+def _csv_row(path: Path, line: int, row: dict[str, str], edge: str | None) -> Count:
     try:
         begin, end, count = (float(row[c]) for c in CSV_COLUMNS[1:])
     except (TypeError, ValueError):
@@ -105,7 +147,7 @@ def _csv_row(path: Path, line: int, row: dict[str, str]) -> Count:
             f"(seconds, vehicles), got {[row.get(c) for c in CSV_COLUMNS[1:]]}; fix that row"
         )
         raise DemandError(msg) from None
-    return _checked(path, f"line {line}", Count((row["edge"] or "").strip(), begin, end, count))
+    return _checked(path, f"line {line}", Count((edge or "").strip(), begin, end, count))
 
 
 def _read_xml(path: Path, attribute: str) -> list[Count]:
