@@ -29,7 +29,15 @@ from mobility.report.load import (
     open_input,
     read_table,
 )
-from mobility.report.words import better, describe, fmt, heading, param_words, scenario_words
+from mobility.report.words import (
+    better,
+    describe,
+    fmt,
+    heading,
+    param_words,
+    scenario_words,
+    span,
+)
 
 e = html.escape
 
@@ -228,7 +236,7 @@ def _maps(view: _RunView, label: str) -> str:
         fig = F.network_map(
             view.geometry,
             view.values(rel),
-            title=f"{label}: {begin / 60:g}–{end / 60:g} min",
+            title=f"{label}: {span(begin, end)}",
             label="speed / speed limit",
             cmap="RdYlGn",
             vmin=0.0,
@@ -239,7 +247,7 @@ def _maps(view: _RunView, label: str) -> str:
         slider.append(
             _figure(
                 "congestion",
-                f"Congestion, {begin / 60:g}–{end / 60:g} min",
+                f"Congestion, {span(begin, end)}",
                 fig,
                 cls="map slice",
                 extra=f" data-i='{i}'{hidden}",

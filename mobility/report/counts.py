@@ -16,6 +16,7 @@ import pandas as pd
 
 from mobility.report import figures as F
 from mobility.report.load import read_table
+from mobility.report.words import span
 
 COUNTS_TABLE = "counts.parquet"  # as mobility.demand.counts writes it
 e = html.escape
@@ -67,12 +68,12 @@ def counts_section(run_dir: Path, kpis: dict[str, float]) -> str:
     worst = sites.sort_values("geh", ascending=False).head(8)
     rows = "".join(
         f"<tr><td><code>{e(str(r.edge_id))}</code></td>"
-        f"<td>{r.interval_begin / 60:g}–{r.interval_end / 60:g}</td>"
+        f"<td>{span(r.interval_begin, r.interval_end)}</td>"
         f"<td>{r.counted:g}</td><td>{r.simulated:g}</td><td>{r.geh:.2f}</td></tr>"
         for r in worst.itertuples()
     )
     table = (
-        "<table class='kpis'><thead><tr><th>edge</th><th>interval (min)</th>"
+        "<table class='kpis'><thead><tr><th>edge</th><th>interval</th>"
         "<th>counted (veh)</th><th>simulated (veh)</th><th>GEH</th></tr></thead>"
         f"<tbody>{rows}</tbody></table>"
     )

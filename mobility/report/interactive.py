@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mobility.report.words import span
+
 ROUND_M = 1  # decimals of a coordinate (0.1 m)
 
 
@@ -86,7 +88,7 @@ def map_data(
         },
         "slices": [
             {
-                "label": f"{b / 60:g}–{e / 60:g} min",
+                "label": span(b, e),
                 "speed": _num(edges["edge_id"].map(rel), 2),
             }
             for b, e, rel in slices
@@ -110,7 +112,7 @@ def map_data(
                 [
                     *xy(np.array([[mid.x, mid.y]])),
                     str(r.edge_id),
-                    f"{r.interval_begin / 60:g}–{r.interval_end / 60:g} min",
+                    span(r.interval_begin, r.interval_end),
                     float(r.counted),
                     float(r.simulated),
                     round(float(r.geh), 2),

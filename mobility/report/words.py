@@ -72,6 +72,18 @@ def param_words(path: str) -> str:
     return f"{head.replace('.', ' ').replace('_', ' ')}: {words}" if head else words
 
 
+def span(begin: float, end: float) -> str:
+    """A time span as a planner reads it: minutes into the run (``2–4 min``) for a window
+    that starts at 0, clock time (``07:50–08:00``) for one placed in the day (GTFS, counts)."""
+    if begin < 3600:
+        return f"{begin / 60:g}–{end / 60:g} min"
+
+    def clock(t: float) -> str:
+        return f"{int(t // 3600) % 24:02d}:{int(t // 60) % 60:02d}"
+
+    return f"{clock(begin)}–{clock(end)}"
+
+
 def fmt(value: Any, digits: int = 1) -> str:
     """A number as a planner reads it: thousands separators, NaN as a dash."""
     if value is None:
