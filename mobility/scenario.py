@@ -56,7 +56,8 @@ def check_scenario(spec: ScenarioSpec) -> Network:
     """Everything a run would refuse, found before SUMO starts: the network builds and
     parses, the demand's edges and zones are in it, and every part accepts the spec (signal
     ids and settings, fleets, stops, depots, riders). Builds nothing but the (cached)
-    network; raises a :class:`MobilityError` naming the field and the fix."""
+    network and the (cached) stops of shuttle lines that run a GTFS route; raises a
+    :class:`MobilityError` naming the field and the fix."""
     network = scenario_network(spec)
     spec = with_rider_zones(with_gtfs_lines(spec, network), network)
     check_demand(spec, network)
