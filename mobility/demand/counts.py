@@ -10,7 +10,8 @@ a good fit), using ``sumolib.statistics.geh``.
 A vehicle counts on an edge when it drives onto it or departs on it (SUMO edge data
 ``entered + departed``): routeSampler's own definition, a route that holds the edge.
 A count site is one edge in one interval; GEH takes hourly flows, so counts over other
-interval lengths are scaled to vehicles per hour first.
+interval lengths are scaled to vehicles per hour first. Only intervals that lie wholly inside
+the run's window are fitted and compared (a window without any is an error).
 """
 
 from __future__ import annotations
