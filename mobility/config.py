@@ -12,6 +12,7 @@ follows it. The loader and error reporting stay the same.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import os
@@ -34,6 +35,7 @@ from pydantic import (
     model_validator,
 )
 
+from mobility.demand.zones_file import ZonesFile
 from mobility.errors import SpecError
 from mobility.shuttles.spec import FleetSpec, RidersSpec, check_fleets
 from mobility.signals.registry import CONTROLLERS, Controller
@@ -173,12 +175,12 @@ class ODFlow(StrictModel):
 class ODDemand(StrictModel):
     """Origin-destination flows between zones, turned into routes by od2trips and duarouter.
 
-    Zones are either edge sets given inline (``zones: {north: [e1, e2]}``) or the TAZ of a
-    SUMO ``taz_file``.
+    Zones are either edge sets given inline (``zones: {north: [e1, e2]}``), polygons of a GIS
+    file (``zones: {file: zones.geojson, id: name}``) or the TAZ of a SUMO ``taz_file``.
     """
 
     type: Literal["od"]
-    zones: dict[str, Annotated[list[str], Field(min_length=1)]] | None = None
+    zones: ZonesFile | dict[str, Annotated[list[str], Field(min_length=1)]] | None = None
     taz_file: Path | None = None
     flows: list[ODFlow] = Field(min_length=1)
     profile: Profile = [1.0]
@@ -193,7 +195,7 @@ class ODDemand(StrictModel):
         if (self.zones is None) == (self.taz_file is None):
             msg = "give zones either inline (`zones:`) or as a SUMO TAZ file (`taz_file:`)"
             raise ValueError(msg)
-        if self.zones is not None:
+        if isinstance(self.zones, dict):  # a zones file is read against the net (check)
             for flow in self.flows:
                 for zone in (flow.origin, flow.destination):
                     if zone not in self.zones:
@@ -217,6 +219,59 @@ class RoutesDemand(FilePathModel):
     """Existing SUMO route files (``.rou.xml``) used as they are."""
 
     type: Literal["routes"]
+
+
+class RandomCandidates(StrictModel):
+    """Candidate routes for a counts fit drawn as random trips (randomTrips + duarouter)."""
+
+    type: Literal["random"] = "random"
+    routes_per_hour: float = Field(
+        3600.0, gt=0, le=100_000, description="candidate routes drawn per hour of the window"
+    )
+    fringe_factor: float = Field(1.0, ge=1.0, description="weight of fringe edges as origins")
+    min_distance: float = Field(0.0, ge=0, description="m between origin and destination")
+
+
+# Where a counts fit takes its candidate routes from: random trips, OD flows or a route file.
+Candidates = Annotated[RandomCandidates | ODDemand | RoutesDemand, Field(discriminator="type")]
+
+
+class CountsDemand(StrictModel):
+    """Routes fitted to traffic counts with SUMO's routeSampler.
+
+    ``counts`` is a CSV file (``edge,interval_begin,interval_end,count``, times in s; or
+    ``detector`` instead of ``edge``, placed by a SUMO ``detectors`` file) or a SUMO edgedata
+    file (counts in its ``attribute``, ``entered`` by default). routeSampler
+    picks routes among the ``candidates`` (random trips by default, OD flows or a route
+    file) so that the vehicles passing each counted edge match its count per interval; the
+    run reports the GEH statistic per count site (see :mod:`mobility.demand.counts`).
+    """
+
+    type: Literal["counts"]
+    counts: Path
+    attribute: str = Field("entered", description="edgedata attribute holding the counts")
+    detectors: Path | None = Field(
+        None, description="SUMO detectors file, for a CSV counting per detector"
+    )
+    candidates: Candidates = RandomCandidates()
+    optimize: bool = Field(
+        True, description="refine the sampled routes by linear programming (scipy)"
+    )
+
+    @field_validator("counts", "detectors", mode="before")
+    @classmethod
+    def _resolve(cls, value: Any, info: ValidationInfo) -> Path | None:
+        return None if value is None else _resolve_path(value, info)
+
+    @field_validator("candidates", mode="before")
+    @classmethod
+    def _candidates_shorthand(cls, value: Any) -> Any:
+        """``candidates: random`` or ``candidates: routes.rou.xml``."""
+        if value == "random":
+            return {"type": "random"}
+        if isinstance(value, str | Path):
+            return {"type": "routes", "path": str(value)}
+        return value
 
 
 @dataclass(frozen=True)
@@ -247,6 +302,12 @@ DEMAND_TYPES: dict[str, DemandType] = {
         "",
         "mobility.demand.build:check_route_edges",
         "SUMO route files used as they are",
+    ),
+    "counts": DemandType(
+        CountsDemand,
+        "mobility.demand.counts:fit_counts",
+        "mobility.demand.counts:check_counts",
+        "routes fitted to traffic counts (SUMO routeSampler)",
     ),
 }
 DemandSpec = Annotated[
@@ -384,6 +445,26 @@ class RoutingSpec(StrictModel):
         return {"assignment": value} if isinstance(value, str) else value
 
 
+class TransitSpec(StrictModel):
+    """Scheduled public transport from a GTFS feed, imported with SUMO's gtfs2pt: its stops
+    as busStops and every trip of ``date`` in the run's window as a vehicle stopping at
+    them (background traffic). ``routes`` keeps some routes (GTFS ``route_id`` or
+    ``route_short_name``); all of them (of ``modes``) without it. Needs a geo-referenced
+    network (built from OSM): stops are placed by their longitude and latitude."""
+
+    gtfs: Path
+    date: datetime.date = Field(description="the service day, YYYY-MM-DD")
+    routes: list[str] | None = Field(None, min_length=1, description="route ids or short names")
+    modes: list[Literal["bus", "tram", "train", "light_rail", "subway", "ferry"]] = Field(
+        ["bus"], min_length=1
+    )
+
+    @field_validator("gtfs", mode="before")
+    @classmethod
+    def _resolve(cls, value: Any, info: ValidationInfo) -> Path:
+        return _resolve_path(value, info)
+
+
 # What one scenario may ask for: beyond these, a run cannot finish on a machine of this
 # project's size (randomTrips held 23 GB for 1e9 vehicles/h before the kernel killed it).
 MAX_WINDOW_S = 30 * 86400.0
@@ -418,6 +499,7 @@ class ScenarioSpec(StrictModel):
     shuttles: list[FleetSpec] = []
     riders: RidersSpec | None = None
     routing: RoutingSpec | None = None
+    transit: TransitSpec | None = None
 
     @field_validator("network", mode="before")
     @classmethod

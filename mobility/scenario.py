@@ -14,6 +14,9 @@ from typing import Any
 
 from mobility.config import ScenarioSpec, load_spec
 from mobility.demand.build import build_demand, check_demand
+from mobility.demand.counts import CountsPart
+from mobility.demand.transit import TransitPart, with_gtfs_lines
+from mobility.demand.zones import with_rider_zones
 from mobility.errors import MobilityError
 from mobility.network.build import build_network
 from mobility.network.net import Network, load_network
@@ -41,7 +44,7 @@ Progress = Callable[[float], None]
 
 def run_parts() -> list[RunPart]:
     """The parts of every run, in order (see :mod:`mobility.sim.parts` for what it means)."""
-    return [OutputsPart(), SignalsPart(), ShuttlesPart()]
+    return [OutputsPart(), SignalsPart(), ShuttlesPart(), CountsPart(), TransitPart()]
 
 
 def scenario_network(spec: ScenarioSpec) -> Network:
@@ -53,8 +56,10 @@ def check_scenario(spec: ScenarioSpec) -> Network:
     """Everything a run would refuse, found before SUMO starts: the network builds and
     parses, the demand's edges and zones are in it, and every part accepts the spec (signal
     ids and settings, fleets, stops, depots, riders). Builds nothing but the (cached)
-    network; raises a :class:`MobilityError` naming the field and the fix."""
+    network and the (cached) stops of shuttle lines that run a GTFS route; raises a
+    :class:`MobilityError` naming the field and the fix."""
     network = scenario_network(spec)
+    spec = with_rider_zones(with_gtfs_lines(spec, network), network)
     check_demand(spec, network)
     ctx = RunContext(spec, network, routes=(), folder=Path("."))
     for part in run_parts():
@@ -81,11 +86,13 @@ def run_scenario(
     spec_hash = spec.content_hash()
     network = scenario_network(spec)
     routes = build_demand(spec, network)
+    written = spec  # as the user wrote it; parts see GTFS lines and zone files resolved
+    spec = with_rider_zones(with_gtfs_lines(spec, network), network)
     prepared = time.perf_counter()
     final = out_dir / run_dir_name(spec.name, spec_hash)
     parts = run_parts()
     with atomic_run_dir(final) as work:
-        write_spec(work / SPEC, spec.model_dump(mode="json"))
+        write_spec(work / SPEC, written.model_dump(mode="json"))
         ctx = RunContext(spec, network, tuple(routes), work)
         inputs = SumoInputs(routes=list(routes))
         for part in parts:

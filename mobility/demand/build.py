@@ -27,9 +27,11 @@ from mobility.config import (
     RandomTripsDemand,
     RoutesDemand,
     ScenarioSpec,
+    ZonesFile,
     file_hash,
 )
 from mobility.demand.profile import slices
+from mobility.demand.zones import with_zone_edges
 from mobility.errors import DemandError
 from mobility.lazy import load_code
 from mobility.network.net import Network
@@ -54,8 +56,29 @@ def build_demand(spec: ScenarioSpec, network: Network) -> list[Path]:
         key["routing"] = spec.routing.model_dump(mode="json")
     if getattr(demand, "taz_file", None) is not None:
         key["taz"] = file_hash(demand.taz_file)
+    for field, path in input_files(demand).items():
+        key[f"file:{field}"] = file_hash(path)
     build = lambda tmp: load_code(declared.build)(demand, spec, network, tmp)  # noqa: E731
     return [cached_build("demand", key, build, "routes.rou.xml")]
+
+
+def input_files(demand: object) -> dict[str, Path]:
+    """The files a counts demand (counts, candidate routes) or a zones file of OD demand
+    reads, by field: their content is part of the cache key, as the TAZ file's is."""
+    if isinstance(getattr(demand, "zones", None), ZonesFile):
+        return {"zones": demand.zones.file}
+    if getattr(demand, "type", "") != "counts":
+        return {}
+    files = {"counts": demand.counts}
+    if demand.detectors is not None:
+        files["detectors"] = demand.detectors
+    if isinstance(getattr(demand.candidates, "zones", None), ZonesFile):
+        files["candidates.zones"] = demand.candidates.zones.file
+    if getattr(demand.candidates, "path", None) is not None:
+        files["candidates"] = demand.candidates.path
+    if getattr(demand.candidates, "taz_file", None) is not None:
+        files["candidates.taz_file"] = demand.candidates.taz_file
+    return files
 
 
 # The seed of the demand a controller may learn from: one no evaluated run uses (runs take
@@ -142,9 +165,11 @@ def check_route_edges(demand: RoutesDemand, network: Network) -> None:
 
 
 def check_zones(demand: ODDemand, network: Network) -> None:
-    """Every zone edge must exist in the network (checked before any tool runs)."""
+    """Every zone edge must exist in the network (checked before any tool runs); a zones
+    file must name the flows' zones and each of its zones catch a road."""
     if demand.zones is None:
         return
+    demand = with_zone_edges(demand, network)
     for zone, zone_edges in demand.zones.items():
         missing = [e for e in zone_edges if not network.has_edge(e)]
         if missing:
@@ -157,6 +182,7 @@ def check_zones(demand: ODDemand, network: Network) -> None:
 
 def od_trips(demand: ODDemand, spec: ScenarioSpec, network: Network, out: Path) -> Path:
     """OD flows as trips (od2trips), routed by duarouter or by user equilibrium."""
+    demand = with_zone_edges(demand, network)
     taz = demand.taz_file or _write_taz(demand.zones or {}, out / "zones.taz.xml")
     matrix = out / "od.xml"
     intervals = []

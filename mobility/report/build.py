@@ -18,7 +18,9 @@ import pandas as pd
 
 from mobility.kpis import all_kpis, headline_kpis
 from mobility.report import figures as F
+from mobility.report.counts import count_sites, counts_section
 from mobility.report.edges import edge_kpis, edge_slices, junction_delays
+from mobility.report.interactive import interactive_map, map_data, stop_places
 from mobility.report.load import (
     ReportError,
     RunData,
@@ -27,7 +29,15 @@ from mobility.report.load import (
     open_input,
     read_table,
 )
-from mobility.report.words import better, describe, fmt, scenario_words
+from mobility.report.words import (
+    better,
+    describe,
+    fmt,
+    heading,
+    param_words,
+    scenario_words,
+    span,
+)
 
 e = html.escape
 
@@ -97,12 +107,34 @@ def _runs_body(runs: list[RunData]) -> str:
     parts.append(_section("Results", _kpi_table(runs)))
     labels = _labels(runs)
     parts.append(_section("Traffic over time", _plots(views, labels)))
+    parts.append(_section("Interactive map", _interactive(first)))
     parts.append(_section("Maps", _maps(first, labels[0])))
     if len(views) > 1:
         parts.append(_section("Comparison", _comparison(views[0], views[1], labels[:2])))
     parts.append(_section("Shuttles", _shuttles(views[:2], labels[:2])))
+    counts = counts_section(first.run.run_dir, first.run.kpis)
+    if counts:
+        parts.append(_section("Traffic counts", counts))
     parts.append(_section("Reproducibility", _provenance(runs)))
     return "\n".join(parts)
+
+
+def _interactive(view: _RunView) -> str:
+    """Pan, zoom and hover over the first run's roads (see mobility.report.interactive)."""
+    stops = stop_places(view.run.run_dir, view.edges)
+    data = map_data(
+        view.edges,
+        edge_slices(view.run),
+        view.delays,
+        stops=stops,
+        counts=count_sites(view.run.run_dir),
+    )
+    note = (
+        "<p>Drag to pan, scroll or use +/− to zoom, hover a road for its KPIs; the slider "
+        "steps through time, the box at the top right switches layers. Drawn from the "
+        f"network file ({e(view.crs_note)}); no map tiles, works offline.</p>"
+    )
+    return note + interactive_map(data)
 
 
 def _labels(runs: list[RunData]) -> list[str]:
@@ -204,7 +236,7 @@ def _maps(view: _RunView, label: str) -> str:
         fig = F.network_map(
             view.geometry,
             view.values(rel),
-            title=f"{label}: {begin / 60:g}–{end / 60:g} min",
+            title=f"{label}: {span(begin, end)}",
             label="speed / speed limit",
             cmap="RdYlGn",
             vmin=0.0,
@@ -215,7 +247,7 @@ def _maps(view: _RunView, label: str) -> str:
         slider.append(
             _figure(
                 "congestion",
-                f"Congestion, {begin / 60:g}–{end / 60:g} min",
+                f"Congestion, {span(begin, end)}",
                 fig,
                 cls="map slice",
                 extra=f" data-i='{i}'{hidden}",
@@ -431,7 +463,7 @@ def _sweep_body(sweep: SweepData) -> str:
         "95 % confidence interval (Student t); ★ marks the best variant per KPI.</p>"
     )
     parts = [_section("What was swept", intro + _failures(sweep))]
-    parts.append(_section("Variants", _variant_table(s)))
+    parts.append(_section("Variants", _variant_table(sweep)))
     parts.append(_section("KPIs against the swept parameter", _param_plots(sweep)))
     best, base = _best_and_base(sweep)
     have = [v for v in dict.fromkeys(s["variant"]) if sweep.variant_runs.get(v)]
@@ -447,7 +479,7 @@ def _sweep_body(sweep: SweepData) -> str:
         parts.append(
             _section(
                 f"Comparison: first variant against {what}",
-                _variant_diff(s, base, other) + _comparison(va, vb, labels),
+                _variant_diff(sweep, base, other) + _comparison(va, vb, labels),
             )
         )
     if best is not None:
@@ -479,11 +511,31 @@ def _failures(sweep: SweepData) -> str:
     )
 
 
-def _variant_table(s: pd.DataFrame) -> str:
+# KPI columns per variants table: five fit a laptop screen (1280 px) without scrolling.
+TABLE_KPIS = 5
+
+
+def _variant_table(sweep: SweepData) -> str:
+    """Means and intervals per variant, KPIs labelled with their plain names and units: the
+    headline KPIs first, the others in further tables of :data:`TABLE_KPIS` columns folded
+    under "more KPIs", so no table is wider than a laptop screen."""
+    s = sweep.summary
     headline = headline_kpis()
     kpis = [k for k in headline if k in set(s["kpi"])] + sorted(
         k for k in set(s["kpi"]) if k not in headline
     )
+    chunks = [kpis[i : i + TABLE_KPIS] for i in range(0, len(kpis), TABLE_KPIS)]
+    tables = [_variant_chunk(sweep, s, chunk) for chunk in chunks]
+    more = (
+        f"<details class='more-kpis'><summary>{len(kpis) - len(chunks[0])} more KPIs"
+        f"</summary>{''.join(tables[1:])}</details>"
+        if len(tables) > 1
+        else ""
+    )
+    return (tables[0] if tables else "") + more
+
+
+def _variant_chunk(sweep: SweepData, s: pd.DataFrame, kpis: list[str]) -> str:
     variants = list(dict.fromkeys(s["variant"]))
     cell = s.set_index(["variant", "kpi"])
     best = {}
@@ -492,7 +544,7 @@ def _variant_table(s: pd.DataFrame) -> str:
         means = s[s["kpi"] == k].set_index("variant")["mean"].dropna()
         if way and len(means) > 1:
             best[k] = means.idxmin() if way == "low" else means.idxmax()
-    head = "".join(f"<th title='{e(describe(k))}'>{e(k)}</th>" for k in kpis)
+    head = "".join(f"<th title='{e(describe(k))}'>{e(heading(k))}</th>" for k in kpis)
     rows = []
     for v in variants:
         cells = []
@@ -510,33 +562,77 @@ def _variant_table(s: pd.DataFrame) -> str:
             cls = " class='best'" if star else ""
             cells.append(f"<td{cls}>{fmt(c['mean'])}{star}{ci}</td>")
         n = int(s[s["variant"] == v]["n"].max())
-        rows.append(f"<tr><th>{e(str(v))}</th><td>{n}</td>{''.join(cells)}</tr>")
+        rows.append(
+            f"<tr><th title='{e(str(v))}'>{_variant_words(sweep, v)}</th><td>{n}</td>"
+            f"{''.join(cells)}</tr>"
+        )
     return (
         "<div class='wide'><table class='kpis variants'><thead><tr><th>variant</th><th>runs</th>"
         f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
     )
 
 
+def _variant_words(sweep: SweepData, variant: str) -> str:
+    """A variant as its parameter values, one per line (``controller: max_pressure``)."""
+    from mobility.experiment.store import param_column
+
+    rows = sweep.rows[sweep.rows["variant"] == variant]
+    lines = [
+        f"{e(p.rpartition('.')[2].replace('_', ' '))}: <b>{e(_short_value(rows[c].iloc[0]))}</b>"
+        for p in sweep.params
+        if (c := param_column(p)) in rows and len(rows)
+    ]
+    return "<br>".join(lines) if lines else e(str(variant))
+
+
 def _param_plots(sweep: SweepData) -> str:
+    """Each headline KPI against the first numeric swept parameter: one line per value of
+    the other parameters (one panel per value of a third, and lines for the rest)."""
+    from mobility.experiment.store import param_column
+
     s = sweep.summary
     kpis = [k for k in headline_kpis() if k in set(s["kpi"])][:6]
     rows = sweep.rows[sweep.rows["status"] == "ok"]
+    cols = {p: param_column(p) for p in sweep.params if param_column(p) in rows}
+    values = rows.groupby("variant")[list(cols.values())].first() if cols else None
+    x = next((p for p, c in cols.items() if pd.api.types.is_numeric_dtype(rows[c])), None)
     figs = []
-    from mobility.experiment.store import param_column
-
-    numeric = None
-    for p in sweep.params:
-        col = param_column(p)
-        if col in rows and pd.api.types.is_numeric_dtype(rows[col]):
-            numeric = (p, rows.groupby("variant")[col].first())
-            break
     for k in kpis:
-        if numeric is not None:
-            fig = F.kpi_vs_param_plot(s, numeric[1], k, numeric[0])
+        if x is None or values is None:
+            fig = F.kpi_bars_plot(s, k, heading(k))
         else:
-            fig = F.kpi_bars_plot(s, k)
-        figs.append(_figure("sweep-kpi", describe(k), fig))
+            frame, panel_label = _lines_frame(s[s["kpi"] == k], values, cols, x)
+            fig = F.kpi_lines_plot(
+                frame, xlabel=param_words(x), ylabel=heading(k), panel_label=panel_label
+            )
+        figs.append(_figure("sweep-kpi", f"{heading(k)}: {describe(k)}", fig))
     return "<div class='grid'>" + "".join(figs) + "</div>"
+
+
+def _lines_frame(
+    kpi: pd.DataFrame, values: pd.DataFrame, cols: dict[str, str], x: str
+) -> tuple[pd.DataFrame, str]:
+    """One KPI's summary with x, line and panel per variant (see F.kpi_lines_plot)."""
+    others = [p for p in cols if p != x]
+    panel_by = others[0] if len(others) > 1 else None
+    line_by = [p for p in others if p != panel_by]
+
+    def words(variant: str, params: list[str]) -> str:
+        row = values.loc[variant]
+        return ", ".join(f"{p.rpartition('.')[2]} {_short_value(row[cols[p]])}" for p in params)
+
+    frame = kpi.assign(
+        x=kpi["variant"].map(values[cols[x]]),
+        line=[words(v, line_by) for v in kpi["variant"]],
+        panel=[
+            _short_value(values.loc[v, cols[panel_by]]) if panel_by else "" for v in kpi["variant"]
+        ],
+    ).dropna(subset=["x"])
+    return frame, (panel_by.rpartition(".")[2] if panel_by else "")
+
+
+def _short_value(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _best_and_base(sweep: SweepData) -> tuple[str | None, str | None]:
@@ -549,16 +645,17 @@ def _best_and_base(sweep: SweepData) -> tuple[str | None, str | None]:
     return best, have[0]
 
 
-def _variant_diff(s: pd.DataFrame, a: str, b: str) -> str:
-    m = s.pivot_table(index="kpi", columns="variant", values="mean", aggfunc="first")
+def _variant_diff(sweep: SweepData, a: str, b: str) -> str:
+    m = sweep.summary.pivot_table(index="kpi", columns="variant", values="mean", aggfunc="first")
     rows = "".join(
-        f"<tr><th>{e(describe(k))}<br><code>{e(k)}</code></th><td>{fmt(m.loc[k, a])}</td>"
+        f"<tr><th title='{e(describe(k))}'>{e(heading(k))}</th><td>{fmt(m.loc[k, a])}</td>"
         f"<td>{fmt(m.loc[k, b])}</td>{_diff_cell(k, m.loc[k, a], m.loc[k, b])}</tr>"
         for k in m.index
     )
     return (
-        f"<table class='kpis'><thead><tr><th>KPI (mean over seeds)</th><th>A: {e(a)}</th>"
-        f"<th>B: {e(b)}</th><th>B − A</th></tr></thead><tbody>{rows}</tbody></table>"
+        "<table class='kpis'><thead><tr><th>KPI (mean over seeds)</th>"
+        f"<th>A: {_variant_words(sweep, a)}</th><th>B: {_variant_words(sweep, b)}</th>"
+        f"<th>B − A</th></tr></thead><tbody>{rows}</tbody></table>"
     )
 
 
@@ -578,6 +675,7 @@ td.good{color:#137333;font-weight:600}td.bad{color:#b3261e;font-weight:600}
 td.best{background:#e6f4ea}.grid{display:flex;flex-wrap:wrap;gap:1em}
 figure{margin:0;flex:1 1 420px;max-width:560px}figure svg{width:100%;height:auto}
 figcaption{font-size:.85em;color:#555;text-align:center}.wide{overflow-x:auto}
+table.variants{width:100%}table.variants td small{white-space:nowrap}
 .failures{background:#fff4e5;border-left:4px solid #f29900;padding:.3em 1em}
 .slices{flex:1 1 420px;max-width:560px}.slices figure{max-width:none}
 .slider{margin:.5em 0}code{font-size:.85em;color:#555}.words li{margin:.2em 0}

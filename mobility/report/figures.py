@@ -167,7 +167,46 @@ def kpi_vs_param_plot(summary: pd.DataFrame, x: pd.Series, kpi: str, xlabel: str
     return fig
 
 
-def kpi_bars_plot(summary: pd.DataFrame, kpi: str) -> Figure:
+def kpi_lines_plot(
+    frame: pd.DataFrame, *, xlabel: str, ylabel: str, panel_label: str = ""
+) -> Figure:
+    """Mean of a KPI against a numeric swept parameter: one line (with its 95 % band) per
+    ``line`` value, one panel per ``panel`` value (small multiples, shared y axis).
+
+    ``frame`` has columns x, line, panel, mean, ci_low, ci_high (one row per variant). A
+    line joins variants that differ only in x, so it never zig-zags between the values of
+    another parameter.
+    """
+    panels = list(dict.fromkeys(frame["panel"]))
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(
+            1, len(panels), figsize=(4.2 + 2.6 * (len(panels) - 1), 2.8), sharey=True, squeeze=False
+        )
+    lines = list(dict.fromkeys(frame["line"]))
+    colours = {name: f"C{i % 10}" for i, name in enumerate(lines)}
+    drawn = []
+    for ax, panel in zip(axes[0], panels, strict=True):
+        part = frame[frame["panel"] == panel]
+        for i, name in enumerate(lines):
+            one = part[part["line"] == name].sort_values("x")
+            if one.empty:
+                continue
+            colour = colours[name]
+            ax.fill_between(one["x"], one["ci_low"], one["ci_high"], color=colour, alpha=0.15, lw=0)
+            (line,) = ax.plot(one["x"], one["mean"], "o-", color=colour, label=name or "mean")
+            drawn.append((line, i))
+        ax.set_xlabel(xlabel)
+        if panel_label:
+            ax.set_title(f"{panel_label} = {panel}", fontsize=9)
+    axes[0][0].set_ylabel(ylabel)
+    if len(lines) > 1 or lines != [""]:
+        axes[0][-1].legend(frameon=False, fontsize=7, loc="best")
+    for line, i in drawn:  # after the legend, which would copy the ids: tests count lines
+        line.set_gid(f"kpi-line-{i}")
+    return fig
+
+
+def kpi_bars_plot(summary: pd.DataFrame, kpi: str, xlabel: str = "") -> Figure:
     """Mean of a KPI per variant with 95 % interval whiskers (non-numeric parameters)."""
     frame = summary[summary["kpi"] == kpi]
     fig, ax = _fig(4.2, 0.4 + 0.35 * len(frame))
@@ -175,7 +214,7 @@ def kpi_bars_plot(summary: pd.DataFrame, kpi: str) -> Figure:
     err = np.vstack([frame["mean"] - frame["ci_low"], frame["ci_high"] - frame["mean"]])
     ax.barh(y, frame["mean"], xerr=np.nan_to_num(err), color=BLUE, alpha=0.8)
     ax.set_yticks(y, frame["variant"])
-    ax.set_xlabel(kpi)
+    ax.set_xlabel(xlabel or kpi)
     return fig
 
 

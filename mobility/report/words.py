@@ -52,6 +52,38 @@ def describe(kpi: str) -> str:
     return f"fleet {found.fleet}: {text}" if found.fleet is not None else text
 
 
+def heading(kpi: str) -> str:
+    """The KPI's plain name with its unit, ``Mean travel time (s)``, for axes and headers;
+    per fleet prefixed with the fleet. A name nothing declares keeps its words."""
+    found = find_kpi(kpi)
+    if found is None:
+        return kpi.replace("_", " ")
+    words = {k: _PARAM_WORDS.get(k, str)(v) for k, v in found.params.items()}
+    label = found.kpi.label.format(**words) if words else found.kpi.label
+    text = f"{label} ({found.kpi.unit})"
+    return f"{found.fleet}: {text}" if found.fleet is not None else text
+
+
+def param_words(path: str) -> str:
+    """A swept parameter in words: ``demand.vehicles_per_hour`` -> ``demand: vehicles per
+    hour``."""
+    head, _, tail = path.rpartition(".")
+    words = tail.replace("_", " ")
+    return f"{head.replace('.', ' ').replace('_', ' ')}: {words}" if head else words
+
+
+def span(begin: float, end: float) -> str:
+    """A time span as a planner reads it: minutes into the run (``2–4 min``) for a window
+    that starts at 0, clock time (``07:50–08:00``) for one placed in the day (GTFS, counts)."""
+    if begin < 3600:
+        return f"{begin / 60:g}–{end / 60:g} min"
+
+    def clock(t: float) -> str:
+        return f"{int(t // 3600) % 24:02d}:{int(t // 60) % 60:02d}"
+
+    return f"{clock(begin)}–{clock(end)}"
+
+
 def fmt(value: Any, digits: int = 1) -> str:
     """A number as a planner reads it: thousands separators, NaN as a dash."""
     if value is None:
@@ -102,6 +134,13 @@ def scenario_words(spec: dict[str, Any], meta: dict[str, Any], net: dict[str, An
             else "none in this scenario (cars only)."
         )
     )
+    transit = spec.get("transit")
+    if transit:
+        routes = ", ".join(map(str, transit.get("routes") or [])) or "all routes"
+        lines.append(
+            f"<b>Transit</b>: {e(routes)} of the GTFS feed {e(Path(str(transit['gtfs'])).name)} "
+            f"on {e(str(transit.get('date')))} (SUMO gtfs2pt), as scheduled background buses."
+        )
     lines.append(
         f"<b>Randomness</b>: seed {e(str(meta.get('seed', spec.get('seed'))))}; the same "
         "scenario file and seed give the same result."
@@ -131,8 +170,29 @@ def _demand_words(demand: dict[str, Any]) -> str:
             for f in flows[:8]
         ]
         more = f" and {len(flows) - 8} more" if len(flows) > 8 else ""
-        return e(f"origin-destination flows between zones: {'; '.join(parts)}{more}{shape}.")
+        zones = demand.get("zones")
+        where = (
+            f" (zones: polygons of {Path(str(zones['file'])).name})"
+            if isinstance(zones, dict) and "file" in zones and "id" in zones
+            else ""
+        )
+        return e(f"origin-destination flows between zones{where}: {'; '.join(parts)}{more}{shape}.")
+    if kind == "counts":
+        candidates = demand.get("candidates") or {}
+        source = {"random": "random trips", "od": "OD flows", "routes": "a route file"}.get(
+            str(candidates.get("type")), "random trips"
+        )
+        return e(
+            f"routes fitted to the traffic counts of {Path(str(demand.get('counts'))).name} by "
+            f"SUMO's routeSampler, chosen among candidate routes from {source}."
+        )
     return e(f"{kind}: {_short(demand)}")
+
+
+def _zone_count(zones: Any) -> str:
+    if isinstance(zones, dict) and "file" in zones and "id" in zones:
+        return f"the zones of {Path(str(zones['file'])).name}"
+    return f"{len(zones or {})} zones"
 
 
 def _shuttle_words(fleets: Any, riders: dict[str, Any]) -> str:
@@ -160,6 +220,12 @@ def _shuttle_words(fleets: Any, riders: dict[str, Any]) -> str:
             )
         else:
             stops = f.get("stops") or []
+            if f.get("gtfs_route"):
+                parts.append(
+                    f"line {f.get('name')}: GTFS route {f['gtfs_route']} of the transit feed "
+                    f"(its stops, path and timetable){seats}, run by autonomous shuttles"
+                )
+                continue
             every = (
                 f"one vehicle every {float(f['headway']) / 60:g} min"
                 if f.get("headway") and not f.get("timetable")
@@ -174,7 +240,7 @@ def _shuttle_words(fleets: Any, riders: dict[str, Any]) -> str:
     if flows:
         rate = sum(float(x.get("per_hour", 0)) for x in flows)
         text += (
-            f" Riders: {len(flows)} flow(s) between {len(riders.get('zones') or {})} zones, "
+            f" Riders: {len(flows)} flow(s) between {_zone_count(riders.get('zones'))}, "
             f"{rate:g} ride requests per hour on average."
         )
     if riders.get("trips"):

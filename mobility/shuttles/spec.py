@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mobility.demand.zones_file import ZonesFile
+
 
 class StrictModel(BaseModel):
     """Like :class:`mobility.config.StrictModel` (which imports this module): strict, frozen."""
@@ -55,7 +57,10 @@ class LineService(StrictModel):
     service: Literal["line"]
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     vehicle: VehicleSpec = VehicleSpec(capacity=20)
-    stops: list[StopSpec] = Field(min_length=2)
+    stops: list[StopSpec] = []
+    gtfs_route: str | None = Field(
+        None, description="a route of transit.gtfs run by this fleet, instead of stops"
+    )
     route: list[str] | None = Field(None, description="edges; default: shortest via stops")
     dwell: float = Field(20.0, ge=0, description="s at each stop")
     headway: float | None = Field(600.0, gt=0, description="s between departures")
@@ -66,6 +71,10 @@ class LineService(StrictModel):
     def _one_schedule(self) -> LineService:
         if self.timetable is not None and not self.timetable:
             raise ValueError("timetable is empty; give departure times or use headway")
+        if self.gtfs_route is not None and self.stops:
+            raise ValueError("give either stops or gtfs_route (its stops come from the feed)")
+        if self.gtfs_route is None and len(self.stops) < 2:
+            raise ValueError("a line needs at least two stops (or a gtfs_route)")
         ids = [s.id for s in self.stops]
         if len(set(ids)) != len(ids):
             raise ValueError("stop ids repeat; give each stop its own id")
@@ -168,7 +177,9 @@ class RidersSpec(StrictModel):
     fleet: str | None = Field(
         None, description="fleet of flows and trips that name none; default the first fleet"
     )
-    zones: dict[str, Annotated[list[str], Field(min_length=1)]] = {}
+    zones: ZonesFile | dict[str, Annotated[list[str], Field(min_length=1)]] = Field(
+        {}, description="inline, or {file: zones.geojson, id: FIELD} (on-demand fleets)"
+    )
     flows: list[RiderFlow] = []
     trips: list[RiderTrip] = Field([], description="given requests, besides the flows")
     profile: list[Annotated[float, Field(ge=0)]] = Field([1.0], min_length=1)
@@ -178,7 +189,7 @@ class RidersSpec(StrictModel):
     def _zones_known(self) -> RidersSpec:
         if not self.flows and not self.trips:
             raise ValueError("riders: give `flows` (per hour between zones) or `trips`")
-        for flow in self.flows:
+        for flow in self.flows if isinstance(self.zones, dict) else []:  # a file: on the net
             for zone in (flow.origin, flow.destination):
                 if zone not in self.zones:
                     known = ", ".join(sorted(self.zones))

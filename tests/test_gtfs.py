@@ -1,0 +1,154 @@
+"""Transit from GTFS: a tiny synthetic feed on the bundled West Oakland extract, imported
+with SUMO's gtfs2pt, as background buses of a run."""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import sumolib
+import yaml
+from conftest import GRID3, OSM, small_scenario
+
+from mobility import Scenario
+from mobility.config import load_spec
+from mobility.errors import DemandError
+from mobility.report import build_report
+from mobility.scenario import check_scenario
+
+# Stops on 8th Street (eastbound) and Wood Street, by longitude and latitude of the OSM
+# extract; route 8 every 10 minutes from 08:00 to 08:50 on weekdays, route W likewise.
+STOPS = [
+    ("s1", "8th St & Wood St west", 37.80841, -122.30274),
+    ("s2", "8th St & Wood St east", 37.80787, -122.30125),
+    ("s3", "8th St & Chester St", 37.80650, -122.29500),
+    ("w1", "Wood St & 7th St", 37.80722, -122.30222),
+    ("w2", "Wood St & 9th St", 37.80920, -122.30110),
+]
+LINES = {"W8": ("8", [("s1", 0), ("s2", 90), ("s3", 240)]), "WW": ("W", [("w1", 0), ("w2", 120)])}
+MONDAY, SUNDAY = "2026-11-30", "2026-11-29"
+
+
+def clock(s: int) -> str:
+    return f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+def write_feed(path: Path, *, leave_out: str = "") -> Path:
+    """A GTFS zip (no calendar_dates.txt: optional in GTFS, gtfs2pt wants it, we add it)."""
+    trips, times = (
+        ["route_id,service_id,trip_id"],
+        ["trip_id,arrival_time,departure_time,stop_id,stop_sequence"],
+    )
+    for route, (_, stops) in LINES.items():
+        for i in range(6):
+            trip, start = f"{route}_{i}", 8 * 3600 + 600 * i
+            trips.append(f"{route},weekdays,{trip}")
+            for k, (stop, dt) in enumerate(stops, start=1):
+                times.append(f"{trip},{clock(start + dt)},{clock(start + dt)},{stop},{k}")
+    files = {
+        "agency.txt": "agency_id,agency_name,agency_url,agency_timezone\n"
+        "WO,West Oakland Test,https://example.org,America/Los_Angeles\n",
+        "stops.txt": "stop_id,stop_name,stop_lat,stop_lon\n"
+        + "".join(f"{i},{n},{lat},{lon}\n" for i, n, lat, lon in STOPS),
+        "routes.txt": "route_id,agency_id,route_short_name,route_long_name,route_type\n"
+        "W8,WO,8,8th Street,3\nWW,WO,W,Wood Street,3\n",
+        "calendar.txt": "service_id,monday,tuesday,wednesday,thursday,friday,saturday,sunday,"
+        "start_date,end_date\nweekdays,1,1,1,1,1,0,0,20260101,20271231\n",
+        "trips.txt": "\n".join(trips) + "\n",
+        "stop_times.txt": "\n".join(times) + "\n",
+    }
+    with zipfile.ZipFile(path, "w") as z:
+        for name, text in files.items():
+            if name != leave_out:
+                z.writestr(name, text)
+    return path
+
+
+def transit_spec(feed: Path, **transit: object) -> dict:
+    return small_scenario(
+        name="buses",
+        network={"type": "osm", "path": str(OSM)},
+        begin=28500,
+        end=30600,
+        demand={"type": "random", "vehicles_per_hour": 60, "fringe_factor": 5},
+        outputs={"edgedata_period": 2100, "emissions": False},
+        transit={"gtfs": str(feed), "date": MONDAY, "routes": ["8"], **transit},
+    )
+
+
+def test_gtfs_route_runs_as_background_buses(tmp_path: Path) -> None:
+    feed = write_feed(tmp_path / "feed.zip")
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(transit_spec(feed)))
+    result = Scenario.from_yaml(tmp_path / "s.yaml").run(tmp_path / "runs")
+    stops = {
+        s.attr_name: s
+        for s in sumolib.xml.parse(str(result.run_dir / "transit.stops.add.xml"), "busStop")
+    }
+    assert set(stops) == {n for _, n, *_ in STOPS[:3]}  # route 8's stops only
+    assert stops["8th St & Wood St west"].lane.startswith("395356578")  # eastbound 8th St
+    trips = result.table("trips")
+    buses = trips[trips["vType"] == "bus"]
+    # trips leave s1 at 08:00, 08:10, ..., 08:50; those leaving in the window [28500, 30600)
+    # run: 08:00, 08:10, 08:20 (each bus enters 10 s before its first stop's departure)
+    assert sorted(buses["depart"]) == [28790, 29390, 29990]
+    arrived = buses[buses["arrival"] > 0]
+    assert len(arrived) >= 2  # the last may still be on its way at the end
+    # a bus waits for each stop's departure time: it cannot arrive before 4 minutes
+    assert ((arrived["arrival"] - arrived["depart"]) >= 240).all()
+
+
+@pytest.mark.parametrize(
+    ("case", "words"),
+    [
+        (
+            "route",
+            "no route '99' in feed.zip (by route_id or route_short_name); the feed has: W8 (8)",
+        ),
+        ("file", "not a complete GTFS feed, stop_times.txt missing"),
+        ("plain", "the network grid3x3.net.xml is not geo-referenced"),
+    ],
+)
+def test_bad_transit_inputs_are_named_with_the_fix(write_spec, tmp_path, case, words) -> None:
+    feed = write_feed(tmp_path / "feed.zip", leave_out="stop_times.txt" if case == "file" else "")
+    spec = transit_spec(feed, routes=["99"] if case == "route" else ["8"])
+    if case == "plain":
+        spec["network"] = str(GRID3)
+    with pytest.raises(DemandError) as err:
+        check_scenario(load_spec(write_spec(spec)))
+    assert words in str(err.value)
+
+
+def test_a_day_without_service_is_an_error(tmp_path: Path) -> None:
+    feed = write_feed(tmp_path / "feed.zip")
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(transit_spec(feed, date=SUNDAY)))
+    with pytest.raises(
+        DemandError, match=r"no trip of route\(s\) W8 in feed\.zip runs on 2026-11-29"
+    ):
+        Scenario.from_yaml(tmp_path / "s.yaml").run(tmp_path / "runs")
+
+
+def test_gtfs_route_run_by_autonomous_shuttles(tmp_path: Path) -> None:
+    feed = write_feed(tmp_path / "feed.zip")
+    spec = transit_spec(feed)  # route 8: run by the shuttles, so no background bus
+    spec["shuttles"] = [{"service": "line", "name": "l8", "gtfs_route": "8", "dwell": 15}]
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(spec))
+    result = Scenario.from_yaml(tmp_path / "s.yaml").run(tmp_path / "runs")
+    trips = result.table("trips")
+    assert not (trips["vType"] == "bus").any()
+    shuttles = trips[trips["vType"] == "shuttle_l8"].sort_values("depart")
+    # the timetable of the day in the window: 08:00, 08:10, 08:20, less 10 s to board
+    assert shuttles["depart"].tolist() == [28790, 29390, 29990]
+    # each shuttle serves the feed's three stops of route 8 in order (SUMO's stop output)
+    calls = pq.read_table(result.run_dir / "stops.parquet").to_pandas()
+    first = calls[calls["vehicle"] == "l8.0"].sort_values("arrival")
+    assert first["stop"].tolist() == ["l8.s1", "l8.s2", "l8.s3"]
+    written = yaml.safe_load((result.run_dir / "spec.yaml").read_text())
+    assert written["shuttles"][0]["gtfs_route"] == "8" and not written["shuttles"][0]["stops"]
+    # the report's interactive map shows the line's three stops where SUMO put them
+    page = build_report(result.run_dir).read_text()
+    data = json.loads(re.search(r"id='imap-data'>(.*?)</script>", page).group(1))
+    assert len(data["stops"]) == 3
