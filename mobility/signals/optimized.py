@@ -47,13 +47,18 @@ def plan_key(
     spec: ScenarioSpec, *, network: Network, routes: Sequence[Path], tls: Sequence[str]
 ) -> dict[str, Any]:
     """The cache key of the plan searched for ``spec``: everything the search depends on
-    (net, route files, lights, the spec but its name, seed and outputs, the search settings)
-    and nothing else, so that runs over many seeds of one demand share one plan."""
+    (net, route files, the twin's calibration when one is fitted, lights, the spec but its
+    name, seed and outputs, the search settings) and nothing else, so that runs over many
+    seeds of one demand share one plan."""
+    from mobility.signals.model_build import cached_calibration
+
     same = spec.model_dump(mode="json", exclude={"name", "description", "seed", "outputs"})
     settings = {k: v for k, v in plan_settings(spec).items() if k != "plan"}
+    twin = cached_calibration(spec, network, list(routes))  # a new fit: a new search
     return {
         "net": network.digest,
         "routes": [_digest(r) for r in routes],
+        "twin": _digest(twin) if twin is not None else None,
         "tls": list(tls),
         "spec": same,
         "settings": settings,
