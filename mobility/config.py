@@ -35,6 +35,7 @@ from pydantic import (
 )
 
 from mobility.errors import SpecError
+from mobility.safety.spec import SafetySpec
 from mobility.shuttles.spec import FleetSpec, RidersSpec, check_fleets
 from mobility.signals.registry import CONTROLLERS, Controller
 
@@ -412,6 +413,7 @@ class ScenarioSpec(StrictModel):
     shuttles: list[FleetSpec] = []
     riders: RidersSpec | None = None
     routing: RoutingSpec | None = None
+    safety: SafetySpec | None = None
 
     @field_validator("network", mode="before")
     @classmethod
@@ -486,6 +488,8 @@ class ScenarioSpec(StrictModel):
         data = self.model_dump(mode="json")
         if data.get("routing") is None:  # specs without routing keep their earlier hashes
             data.pop("routing", None)
+        if data.get("safety") is None:  # and specs without safety theirs
+            data.pop("safety", None)
         digest = hashlib.sha256(json.dumps(_hash_files(data), sort_keys=True).encode())
         return digest.hexdigest()
 
