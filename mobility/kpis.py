@@ -32,7 +32,12 @@ from typing import Literal
 Better = Literal["lower", "higher", "neither"]
 
 # Modules declaring ``KPIS``, in the order their KPIs reach kpis.json (and the report table).
-SOURCES = ("mobility.sim.kpi", "mobility.shuttles.kpi", "mobility.signals.queue")
+SOURCES = (
+    "mobility.sim.kpi",
+    "mobility.shuttles.kpi",
+    "mobility.signals.queue",
+    "mobility.safety.kpi",
+)
 # How mobility.shuttles.kpi names a per-fleet KPI: FLEET_PREFIX + fleet + "_" + rest.
 SHUTTLE_PREFIX = "shuttle_"
 FLEET_PREFIX = "shuttle_fleet_"

@@ -47,10 +47,11 @@ _ONCOMING = {20}
 COLLISION_CODE = 111
 LANE_CHANGE_WINDOW_S = 3.0  # a lane change this long before the worst moment makes it one
 _COLLISION_TYPES = {"junction": "crossing", "frontal": "oncoming", "collision": "rear_end"}
+_NUMBER = r"-?\d+(?:\.\d+)?"
 _BRAKING = re.compile(
-    r"Vehicle '(?P<id>[^']+)' performs emergency braking on lane '(?P<lane>[^']+)' with "
-    r"decel=(?P<decel>[-\d.]+), wished=(?P<wished>[-\d.]+), severity=(?P<severity>[-\d.]+), "
-    r"time=(?P<time>[-\d.]+)"
+    rf"Vehicle '(?P<id>[^']+)' performs emergency braking on lane '(?P<lane>[^']+)' with "
+    rf"decel=(?P<decel>{_NUMBER}), wished=(?P<wished>{_NUMBER}), "
+    rf"severity=(?P<severity>{_NUMBER}), time=(?P<time>{_NUMBER})"
 )
 _MEASURES = (("minTTC", "ttc"), ("maxDRAC", "drac"), ("PET", "pet"))
 

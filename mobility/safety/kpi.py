@@ -38,50 +38,43 @@ TYPES = {
     "other": "other",
 }
 
+BAND_WORDS = {"ttc10": "TTC < 1.0 s", "ttc15": "TTC < 1.5 s", "drac34": "DRAC > 3.4 m/s^2"}
+TYPE_WORDS = {
+    "rearend": "rear-end",
+    "lanechange": "lane-change",
+    "merging": "merging",
+    "crossing": "crossing",
+    "oncoming": "oncoming",
+    "other": "other",
+}
+PER_HOUR, PER_MVKM = "conflicts/h", "conflicts/10^6 veh-km"
+
+
+def _rates(name: str, label: str, what: str) -> tuple[Kpi, Kpi]:
+    """The per-hour and per-million-vehicle-km KPIs of one count of conflicts."""
+    return (
+        Kpi(f"{name}_per_hour", label, PER_HOUR, "lower", f"{what} per hour"),
+        Kpi(f"{name}_per_mvkm", f"{label} rate", PER_MVKM, "lower", f"{what} per 10^6 veh-km"),
+    )
+
+
+# Written when the spec has ``safety:`` (by :func:`safety_kpis`); one name per band and type
+# rather than a family, so the report needs no words for a new placeholder.
 KPIS: tuple[Kpi, ...] = (
-    Kpi(
-        "safety_conflicts_per_hour",
+    *_rates(
+        "safety_conflicts",
         "conflicts",
-        "conflicts/h",
-        "lower",
-        "traffic conflicts (SSM device: TTC, DRAC, PET past their thresholds) per hour",
-        headline=True,
+        "traffic conflicts (SSM device: TTC, DRAC or PET past its threshold)",
     ),
-    Kpi(
-        "safety_conflicts_per_mvkm",
-        "conflict rate",
-        "conflicts/10^6 veh-km",
-        "lower",
-        "traffic conflicts per million vehicle-kilometres driven",
+    *(
+        kpi
+        for band, words in BAND_WORDS.items()
+        for kpi in _rates(f"safety_severe_{band}", f"conflicts {words}", f"conflicts with {words}")
     ),
-    Kpi(
-        "safety_severe_{band}_per_hour",
-        "conflicts {band}",
-        "conflicts/h",
-        "lower",
-        "conflicts in severity band {band} (ttc10: TTC < 1.0 s, ttc15: TTC < 1.5 s, "
-        "drac34: DRAC > 3.4 m/s^2) per hour",
-    ),
-    Kpi(
-        "safety_severe_{band}_per_mvkm",
-        "conflict rate {band}",
-        "conflicts/10^6 veh-km",
-        "lower",
-        "conflicts in severity band {band} per million vehicle-kilometres",
-    ),
-    Kpi(
-        "safety_type_{type}_per_hour",
-        "{type} conflicts",
-        "conflicts/h",
-        "lower",
-        "conflicts of type {type} (rear-end, lane change, merging, crossing, oncoming) per hour",
-    ),
-    Kpi(
-        "safety_type_{type}_per_mvkm",
-        "{type} conflict rate",
-        "conflicts/10^6 veh-km",
-        "lower",
-        "conflicts of type {type} per million vehicle-kilometres",
+    *(
+        kpi
+        for short, words in TYPE_WORDS.items()
+        for kpi in _rates(f"safety_type_{short}", f"{words} conflicts", f"{words} conflicts")
     ),
     Kpi(
         "safety_shuttle_conflicts_per_mvkm",
@@ -93,7 +86,7 @@ KPIS: tuple[Kpi, ...] = (
     Kpi(
         "safety_other_conflicts_per_mvkm",
         "other vehicles' conflict rate",
-        "conflicts/10^6 veh-km",
+        PER_MVKM,
         "lower",
         "conflicts other vehicles are part of, per million of their kilometres",
     ),
@@ -103,7 +96,6 @@ KPIS: tuple[Kpi, ...] = (
         "brakings",
         "lower",
         "vehicles braking harder than they wish to (SUMO's emergency braking warnings)",
-        headline=True,
     ),
     Kpi(
         "safety_emergency_brakings_per_hour",
@@ -118,7 +110,6 @@ KPIS: tuple[Kpi, ...] = (
         "collisions",
         "lower",
         "collisions SUMO detected (on lanes and inside junctions)",
-        headline=True,
     ),
     Kpi(
         "safety_conflicts_logged",

@@ -1,0 +1,98 @@
+"""Safety in a whole run: ``safety:`` in the spec, conflicts.parquet, KPIs, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow.parquet as pq
+import pytest
+from conftest import small_scenario
+
+from mobility import load_spec, run_scenario
+from mobility.errors import SpecError
+from mobility.kpis import find_kpi
+from mobility.safety.conflicts import SCHEMA
+from mobility.sim.outputs import statistics
+
+
+@pytest.fixture(scope="module")
+def safety_run(tmp_path_factory: pytest.TempPathFactory):
+    """Five busy minutes on the 3x3 grid, half the vehicles carrying the SSM device."""
+    folder = tmp_path_factory.mktemp("safety")
+    spec_file = folder / "s.yaml"
+    spec = small_scenario(
+        end=300,
+        demand={"type": "random", "vehicles_per_hour": 2400, "fringe_factor": 5},
+        safety={"equipped": 0.5},
+    )
+    import yaml
+
+    spec_file.write_text(yaml.safe_dump(spec))
+    return run_scenario(load_spec(spec_file), folder / "out")
+
+
+def test_conflicts_table_and_kpis_agree(safety_run) -> None:
+    run_dir = safety_run.run_dir
+    table = pq.read_table(run_dir / "conflicts.parquet")
+    assert table.schema.equals(SCHEMA)
+    kinds = table.column("kind").to_pylist()
+    conflicts = kinds.count("conflict")
+    assert conflicts > 0  # 2400 veh/h on a 3x3 grid of fixed-time signals has conflicts
+    kpis = json.loads((run_dir / "kpis.json").read_text())
+    share = 1 - 0.5**2  # a conflict is seen when either vehicle is equipped
+    assert kpis["safety_detection_share"] == pytest.approx(share)
+    assert kpis["safety_conflicts_logged"] == conflicts
+    assert kpis["safety_conflicts_per_hour"] == pytest.approx(conflicts / share / (300 / 3600))
+    trips = pq.read_table(run_dir / "trips.parquet").column("routeLength").to_pylist()
+    mvkm = sum(max(x, 0) for x in trips) / 1e9
+    assert kpis["safety_conflicts_per_mvkm"] == pytest.approx(conflicts / share / mvkm, rel=1e-6)
+    typed = sum(v for k, v in kpis.items() if k.startswith("safety_type_") and "per_hour" in k)
+    assert typed == pytest.approx(kpis["safety_conflicts_per_hour"])
+    assert kpis["safety_severe_ttc10_per_hour"] <= kpis["safety_severe_ttc15_per_hour"]
+    # SUMO's own end-of-run counts agree with the rows
+    safety = statistics(run_dir)["safety"]
+    assert kpis["safety_collisions"] == safety["collisions"] == kinds.count("collision")
+    assert kpis["safety_emergency_brakings"] == safety["emergencyBraking"]
+    for name in kpis:
+        if name.startswith("safety_"):
+            assert find_kpi(name) is not None, name
+    located = [
+        j or e
+        for j, e in zip(table["junction"].to_pylist(), table["edge"].to_pylist(), strict=True)
+    ]
+    assert all(located[i] for i, k in enumerate(kinds) if k == "conflict")
+    assert not list(run_dir.glob("*.raw.xml"))  # SUMO's raw logs are not kept
+
+
+def test_run_without_safety_measures_nothing(tmp_path, write_spec) -> None:
+    spec = load_spec(write_spec(small_scenario(end=60)))
+    assert spec.safety is None
+    result = run_scenario(spec, tmp_path)
+    assert not (result.run_dir / "conflicts.parquet").exists()
+    assert not any(k.startswith("safety_") for k in result.kpis)
+    assert "device.ssm" not in (result.run_dir / "run.sumocfg").read_text()
+
+
+@pytest.mark.parametrize(
+    ("safety", "field", "words"),
+    [
+        ({"ttc": 0}, "safety.ttc", "greater than 0"),
+        ({"equipped": 1.5}, "safety.equipped", "less than or equal to 1"),
+        ({"measures": ["TTC", "SPEED"]}, "safety.measures.1", "'TTC'"),
+        ({"measures": ["TTC", "TTC"]}, "safety", "given twice"),
+        ({"tcc": 1.0}, "safety.tcc", "unknown field"),
+    ],
+)
+def test_bad_safety_section_names_the_field(write_spec, safety, field, words) -> None:
+    with pytest.raises(SpecError) as err:
+        load_spec(write_spec(small_scenario(safety=safety)))
+    message = str(err.value)
+    assert f"`{field}`" in message and words in message
+    assert "scenario.yaml" in message
+
+
+def test_safety_changes_the_content_hash_only_when_given(write_spec) -> None:
+    plain = load_spec(write_spec(small_scenario(), "a.yaml"))
+    measured = load_spec(write_spec(small_scenario(safety={}), "b.yaml"))
+    assert plain.content_hash() != measured.content_hash()
+    assert plain.safety is None and measured.safety == measured.safety.__class__()
