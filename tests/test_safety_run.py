@@ -96,3 +96,19 @@ def test_safety_changes_the_content_hash_only_when_given(write_spec) -> None:
     measured = load_spec(write_spec(small_scenario(safety={}), "b.yaml"))
     assert plain.content_hash() != measured.content_hash()
     assert plain.safety is None and measured.safety == measured.safety.__class__()
+
+
+def test_report_draws_hotspots_and_severity(safety_run, tmp_path) -> None:
+    from mobility.report import build_report
+    from mobility.report.safety import hotspots
+
+    out = build_report(safety_run.run_dir, tmp_path / "report.html")
+    text = out.read_text()
+    assert "<h2>Safety</h2>" in text
+    for kind in ("safety-hotspots", "safety-ttc", "safety-types"):
+        assert f"data-kind='{kind}'" in text
+    table = pq.read_table(safety_run.run_dir / "conflicts.parquet").to_pandas()
+    per_edge, per_junction = hotspots(table)
+    events = table[table.kind.isin(["conflict", "collision"])]
+    located = events[(events.junction != "") | (events.edge != "")]
+    assert per_edge.sum() + per_junction.sum() == len(located)

@@ -27,6 +27,7 @@ from mobility.report.load import (
     open_input,
     read_table,
 )
+from mobility.report.safety import has_safety, safety_section
 from mobility.report.words import better, describe, fmt, scenario_words
 
 e = html.escape
@@ -101,6 +102,8 @@ def _runs_body(runs: list[RunData]) -> str:
     if len(views) > 1:
         parts.append(_section("Comparison", _comparison(views[0], views[1], labels[:2])))
     parts.append(_section("Shuttles", _shuttles(views[:2], labels[:2])))
+    if any(has_safety(v) for v in views[:2]):
+        parts.append(_section("Safety", safety_section(views[:2], labels[:2])))
     parts.append(_section("Reproducibility", _provenance(runs)))
     return "\n".join(parts)
 
@@ -450,6 +453,10 @@ def _sweep_body(sweep: SweepData) -> str:
                 _variant_diff(s, base, other) + _comparison(va, vb, labels),
             )
         )
+        if has_safety(va) or has_safety(vb):
+            parts.append(
+                _section("Safety: first variant against it", safety_section([va, vb], labels))
+            )
     if best is not None:
         run = load_run(sweep.variant_runs[best][0])
         view = _RunView(run)
