@@ -17,13 +17,15 @@ from mobility.sim.outputs import statistics
 
 @pytest.fixture(scope="module")
 def safety_run(tmp_path_factory: pytest.TempPathFactory):
-    """Five busy minutes on the 3x3 grid, half the vehicles carrying the SSM device."""
+    """Five busy minutes on the 3x3 grid, half the vehicles carrying the SSM device, 40% of
+    them autonomous."""
     folder = tmp_path_factory.mktemp("safety")
     spec_file = folder / "s.yaml"
     spec = small_scenario(
         end=300,
         demand={"type": "random", "vehicles_per_hour": 2400, "fringe_factor": 5},
         safety={"equipped": 0.5},
+        traffic_mix={"autonomous_share": 0.4},
     )
     import yaml
 
@@ -112,3 +114,36 @@ def test_report_draws_hotspots_and_severity(safety_run, tmp_path) -> None:
     events = table[table.kind.isin(["conflict", "collision"])]
     located = events[(events.junction != "") | (events.edge != "")]
     assert per_edge.sum() + per_junction.sum() == len(located)
+
+
+def test_traffic_mix_draws_types_by_share(safety_run) -> None:
+    run_dir = safety_run.run_dir
+    vtypes = pq.read_table(run_dir / "trips.parquet").column("vType").to_pylist()
+    assert set(vtypes) == {"mix_human", "mix_autonomous"}
+    share = vtypes.count("mix_autonomous") / len(vtypes)
+    n = len(vtypes)  # binomial: 4 standard deviations either side of 0.4
+    assert abs(share - 0.4) < 4 * (0.4 * 0.6 / n) ** 0.5
+    mix = (run_dir / "traffic_mix.add.xml").read_text()
+    assert 'carFollowModel="CACC"' in mix and 'probability="0.4"' in mix
+    table = pq.read_table(run_dir / "conflicts.parquet").to_pandas()
+    conflicts = table[table.kind == "conflict"]
+    for side in ("ego", "foe"):
+        autonomous = conflicts[f"{side}_type"] == "mix_autonomous"
+        assert (conflicts[f"{side}_autonomous"] == autonomous).all()
+
+
+@pytest.mark.parametrize(
+    ("mix", "field"),
+    [
+        ({"autonomous_share": 1.5}, "traffic_mix.autonomous_share"),
+        ({}, "traffic_mix.autonomous_share"),
+        (
+            {"autonomous_share": 0.5, "autonomous": {"car_follow_model": "Tesla", "sigma": 0}},
+            "traffic_mix.autonomous.car_follow_model",
+        ),
+    ],
+)
+def test_bad_traffic_mix_names_the_field(write_spec, mix, field) -> None:
+    with pytest.raises(SpecError) as err:
+        load_spec(write_spec(small_scenario(traffic_mix=mix)))
+    assert f"`{field}`" in str(err.value)

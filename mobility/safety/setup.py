@@ -22,6 +22,7 @@ from mobility.safety.conflicts import (
     conflicts_table,
 )
 from mobility.safety.kpi import safety_kpis
+from mobility.safety.mix import AUTONOMOUS, HUMAN, MIX_XML, mix_xml
 from mobility.sim import sumocfg
 from mobility.sim.parts import RunContext, SumoInputs
 
@@ -58,9 +59,15 @@ def sumo_options(safety: SafetySpec) -> dict[str, dict[str, str]]:
 
 
 def vehicle_kinds(spec: ScenarioSpec) -> dict[str, VehicleKind]:
-    """What each vType of the run is: shuttle fleets' types (autonomous when they drive
-    with ACC or CACC); every other type is a human-driven car."""
+    """What each vType of the run is: the traffic mix's and the shuttle fleets' types
+    (autonomous when they drive with ACC or CACC); any other type is a human-driven car."""
     kinds: dict[str, VehicleKind] = {}
+    if spec.traffic_mix is not None:
+        for vtype, driver in (
+            (HUMAN, spec.traffic_mix.human),
+            (AUTONOMOUS, spec.traffic_mix.autonomous),
+        ):
+            kinds[vtype] = VehicleKind("car", driver.car_follow_model in AUTONOMOUS_MODELS)
     for fleet in spec.shuttles:
         auto = fleet.vehicle.car_follow_model in AUTONOMOUS_MODELS
         kinds[f"shuttle_{fleet.name}"] = VehicleKind("shuttle", autonomous=auto)
@@ -68,7 +75,8 @@ def vehicle_kinds(spec: ScenarioSpec) -> dict[str, VehicleKind]:
 
 
 class SafetyPart:
-    """Surrogate safety measurement of a run (nothing when the spec has no ``safety:``)."""
+    """Surrogate safety measurement of a run (nothing when the spec has no ``safety:``),
+    and the background traffic's mix of drivers (``traffic_mix:``)."""
 
     def __init__(self) -> None:
         self._spec: ScenarioSpec | None = None
@@ -78,10 +86,14 @@ class SafetyPart:
         """The ``safety:`` section needs nothing from the network."""
 
     def prepare(self, ctx: RunContext) -> SumoInputs:
+        inputs = SumoInputs()
+        if ctx.spec.traffic_mix is not None:
+            (ctx.folder / MIX_XML).write_text(mix_xml(ctx.spec.traffic_mix))
+            inputs.additional.append(Path(MIX_XML))
         if ctx.spec.safety is None:
-            return SumoInputs()
+            return inputs
         self._spec, self._network = ctx.spec, ctx.network
-        return SumoInputs(options=sumo_options(ctx.spec.safety))
+        return inputs.merge(SumoInputs(options=sumo_options(ctx.spec.safety)))
 
     def attach(self, engine: object) -> None:
         """SUMO measures by itself."""
