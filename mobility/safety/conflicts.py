@@ -129,13 +129,22 @@ def conflict_type(code: int, *, changed_lane: bool = False) -> str:
 
 
 def ssm_rows(path: Path) -> list[dict[str, Any]]:
-    """One row per ``<conflict>`` of SUMO's SSM log (from the ego's side)."""
+    """One row per ``<conflict>`` of SUMO's SSM log (from the ego's side), read with
+    sumolib's line-based structured parser (the object parser costs seconds per run)."""
     import sumolib.xml
 
     if not path.exists():
         return []
+    measure = ["time", "position", "type", "value", "speed"]
+    conflicts = sumolib.xml.parse_fast_structured(
+        str(path),
+        "conflict",
+        ["begin", "end", "ego", "foe"],
+        {element: measure for element, _ in _MEASURES},
+        optional=True,
+    )
     rows = []
-    for c in sumolib.xml.parse(str(path), "conflict"):
+    for c in conflicts:
         row: dict[str, Any] = {
             "ego": c.ego,
             "foe": c.foe,
@@ -143,32 +152,27 @@ def ssm_rows(path: Path) -> list[dict[str, Any]]:
             "end": _num(c.end),
         }
         worst = None  # (time, position, code, speed) of the first measure with a value
+        codes = []
         for element, key in _MEASURES:
-            found = c.getChild(element) if c.hasChild(element) else []
+            found = getattr(c, element, None) or []
             value = _num(found[0].value) if found else math.nan
             row[key] = value
+            code = _num(found[0].type) if found else math.nan
+            if not math.isnan(code):
+                codes.append(int(code))
             if found and worst is None and not math.isnan(value):
                 m = found[0]
-                code = _num(m.type)
-                worst = (_num(m.time), m.position, code, _num(getattr(m, "speed", None)))
+                worst = (_num(m.time), m.position, code, _num(m.speed))
         time, position, code, speed = worst or (math.nan, "", math.nan, math.nan)
         row["time"], row["speed"] = time, speed
         row["x"], row["y"] = _xy(position)
         row["code"] = -1 if math.isnan(code) else int(code)
         if row["code"] == COLLISION_CODE:  # the worst moment was the crash: classify by
-            row["code"] = _first_code(c)  # how the pair met before it
+            row["code"] = next(  # how the pair met before it
+                (k for k in codes if k != COLLISION_CODE), COLLISION_CODE
+            )
         rows.append(row)
     return rows
-
-
-def _first_code(conflict: Any) -> int:
-    """The first encounter code of a conflict's measures that is not a collision."""
-    for element, _ in _MEASURES:
-        if conflict.hasChild(element):
-            code = _num(conflict.getChild(element)[0].type)
-            if not math.isnan(code) and int(code) != COLLISION_CODE:
-                return int(code)
-    return COLLISION_CODE
 
 
 def merge_sides(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
