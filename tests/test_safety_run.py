@@ -147,3 +147,18 @@ def test_bad_traffic_mix_names_the_field(write_spec, mix, field) -> None:
     with pytest.raises(SpecError) as err:
         load_spec(write_spec(small_scenario(traffic_mix=mix)))
     assert f"`{field}`" in str(err.value)
+
+
+def test_measuring_leaves_the_traffic_as_it_is(write_spec, tmp_path) -> None:
+    """The SSM device only observes and collisions only warn: without collisions, the same
+    spec without ``safety:`` drives every vehicle the same (half the fleet equipped by a
+    random draw that must not disturb the drivers' own)."""
+    demand = {"type": "random", "vehicles_per_hour": 1800, "fringe_factor": 5}
+    spec = load_spec(write_spec(small_scenario(end=300, demand=demand, safety={"equipped": 0.5})))
+    measured = run_scenario(spec, tmp_path / "a")
+    plain = run_scenario(spec.model_copy(update={"safety": None}), tmp_path / "b")
+    assert measured.kpis["safety_collisions"] == 0
+    assert measured.kpis["safety_conflicts_logged"] > 0
+    trips = [pq.read_table(r.run_dir / "trips.parquet").to_pandas() for r in (measured, plain)]
+    for column in ("id", "depart", "arrival", "routeLength", "timeLoss"):
+        assert list(trips[0][column]) == list(trips[1][column]), column

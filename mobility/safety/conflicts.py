@@ -45,6 +45,7 @@ _MERGING = {5, 6, 7, 8, 19}
 _CROSSING = set(range(9, 18))
 _ONCOMING = {20}
 COLLISION_CODE = 111
+SAME_CRASH_S = 5.0  # a pair reported again within this is the same collision
 LANE_CHANGE_WINDOW_S = 3.0  # a lane change this long before the worst moment makes it one
 _COLLISION_TYPES = {"junction": "crossing", "frontal": "oncoming", "collision": "rear_end"}
 _NUMBER = r"-?\d+(?:\.\d+)?"
@@ -229,15 +230,21 @@ def _changed_lane(changes: Mapping[str, list[float]], row: dict[str, Any]) -> bo
 
 
 def collision_rows(path: Path) -> list[dict[str, Any]]:
-    """SUMO's ``--collision-output``: one row per collision."""
+    """SUMO's ``--collision-output``: one row per collision (a pair's repeated reports
+    while it overlaps merged into the first)."""
     import sumolib.xml
 
     if not path.exists():
         return []
     rows = []
+    last: dict[tuple[str, ...], float] = {}  # pair -> time of its last report
     for c in sumolib.xml.parse(str(path), "collision"):
         x, y = _xy(c.colliderFront)
         time = _num(c.time)
+        pair = tuple(sorted((c.collider, c.victim)))
+        seen, last[pair] = last.get(pair), time
+        if seen is not None and time - seen <= SAME_CRASH_S:
+            continue  # vehicles left to overlap (collision.action warn) are reported again
         rows.append(
             {
                 "kind": "collision",

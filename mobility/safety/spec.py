@@ -9,6 +9,13 @@ may lie outside theirs; the KPIs band conflicts by their own values.
 The SSM device is costly (it scans every equipped vehicle's surroundings each step), so
 ``equipped`` equips only that share of vehicles; a conflict is seen when either of its two
 vehicles is equipped, and the KPIs scale counts by that detection probability.
+
+Measuring leaves the traffic as it is (the device observes; its random draw does not
+touch the drivers'), with one exception: SUMO acts on a collision (``collision.action``).
+Here the default is ``warn``, so that the junction checks switched on for measurement
+teleport nobody; a run in which vehicles collide on lanes (SUMO teleports those by
+default) then differs from the same run without ``safety:``. ``collision_action:
+teleport`` keeps SUMO's handling, and teleports junction colliders too.
 """
 
 from __future__ import annotations
@@ -39,7 +46,9 @@ class SafetySpec(BaseModel):
     )
     equipped: float = Field(1.0, gt=0, le=1, description="share of vehicles with the device")
     collision_action: Literal["warn", "teleport", "remove", "none"] = Field(
-        "teleport", description="what SUMO does with colliding vehicles (its own default)"
+        "warn",
+        description="what SUMO does with colliding vehicles; warn: nothing, so that measuring "
+        "leaves the traffic as it is (teleport is SUMO's own default)",
     )
     emergency_decel_warning: float = Field(
         1.0, gt=0, le=1, description="share of emergency decel that counts as emergency braking"
