@@ -17,8 +17,8 @@ each variant's logged conflicts, its estimate per hour (divided by the detection
 
 ``controllers``: each RESCO map under each controller and seed with ``safety: {}``
 (SSAM-like defaults, everyone equipped), the first ``--window`` seconds of the map's
-window: RESCO delay, conflicts per hour, severe conflicts (TTC < 1 s) per hour,
-emergency brakings and collisions per hour.
+window: RESCO delay, conflicts per hour and per million vehicle-km, severe conflicts
+(TTC < 1 s) per hour, emergency brakings per hour and collisions.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def cost(maps: list[str], reps: int, window: float) -> None:
 def controllers(maps: list[str], names: list[str], seeds: list[int], window: float) -> None:
     head = (
         f"{'map':<12} {'controller':<13} {'seed':>4} {'delay s':>8} {'confl/h':>8} "
-        f"{'TTC<1/h':>8} {'e-brake/h':>9} {'coll':>5} {'wall s':>7}"
+        f"{'/Mvkm':>7} {'TTC<1/h':>8} {'e-brake/h':>9} {'coll':>5} {'wall s':>7}"
     )
     print(head)
     for name in maps:
@@ -119,6 +119,7 @@ def controllers(maps: list[str], names: list[str], seeds: list[int], window: flo
                 print(
                     f"{name:<12} {controller:<13} {seed:>4} {k['resco_delay_s']:>8.1f} "
                     f"{k['safety_conflicts_per_hour']:>8.0f} "
+                    f"{k['safety_conflicts_per_mvkm']:>7.0f} "
                     f"{k['safety_severe_ttc10_per_hour']:>8.0f} "
                     f"{k['safety_emergency_brakings_per_hour']:>9.1f} "
                     f"{k['safety_collisions']:>5.0f} {seconds:>7.1f}",
