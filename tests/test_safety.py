@@ -149,6 +149,7 @@ def test_leader_braking_gives_gap_over_closing_speed(crossing, tmp_path: Path) -
     assert row.max_drac == pytest.approx(closing**2 / (2 * gap), rel=0.05)
     assert row.conflict_type == "rear_end"
     assert row.edge == "WC" and row.junction == ""
+    assert row.lon != row.lon  # NaN: the hand-written net has no geo-reference
     assert sorted([row.ego_speed, row.foe_speed]) == pytest.approx([v_slow, v_fast])
     # both speed drops happen within one step: SUMO warns of emergency braking at 10 m/s / step
     brakings = table[table.kind == "emergency_braking"].sort_values("time")
@@ -223,3 +224,22 @@ def test_lone_vehicle_has_no_conflicts(crossing, tmp_path: Path) -> None:
     table = simulate(crossing, tmp_path, vehicles, lambda t: None, until=20.0)
     assert len(table) == 0
     assert list(table.columns)[:3] == ["kind", "conflict_type", "begin"]
+
+
+def test_points_on_a_geo_net_get_lon_lat_and_a_place() -> None:
+    """On RESCO's cologne1 (UTM 32): a junction's centre lies in Cologne and in that
+    junction; a point on a plain net has no lon/lat."""
+    import numpy as np
+    from conftest import NETWORKS
+
+    from mobility.network.net import load_network
+    from mobility.safety.conflicts import Locator
+
+    network = load_network(NETWORKS / "resco" / "cologne1" / "cologne1.net.xml")
+    node = network.net.getNode("cluster_357187_359543")
+    x, y = node.getCoord()
+    locator = Locator(network)
+    lon, lat = locator.lon_lat(np.array([x]), np.array([y]))
+    assert 6.8 < lon[0] < 7.1 and 50.8 < lat[0] < 51.1  # Cologne
+    junctions, lanes = locator.locate(np.array([x, np.nan]), np.array([y, np.nan]))
+    assert junctions == ["cluster_357187_359543", ""] and lanes == ["", ""]

@@ -162,3 +162,25 @@ def test_measuring_leaves_the_traffic_as_it_is(write_spec, tmp_path) -> None:
     trips = [pq.read_table(r.run_dir / "trips.parquet").to_pandas() for r in (measured, plain)]
     for column in ("id", "depart", "arrival", "routeLength", "timeLoss"):
         assert list(trips[0][column]) == list(trips[1][column]), column
+
+
+def test_signals_compare_adds_safety_columns(write_spec) -> None:
+    import pandas as pd
+
+    from mobility.signals.compare import METRICS, SAFETY_METRICS, metrics_for, summarise
+
+    plain = load_spec(write_spec(small_scenario(), "a.yaml"))
+    measured = load_spec(write_spec(small_scenario(safety={}), "b.yaml"))
+    assert metrics_for(plain) == METRICS
+    assert list(metrics_for(measured)) == [*METRICS, *SAFETY_METRICS]
+    assert SAFETY_METRICS["safety_conflicts_per_hour"] == "conflicts (conflicts/h)"
+    runs = pd.DataFrame(
+        {
+            "controller": ["static", "static"],
+            **{m: [1.0, 3.0] for m in metrics_for(measured)},
+            "wall_s": [1.0, 1.0],
+        }
+    )
+    summary = summarise(runs).iloc[0]
+    assert summary["safety_conflicts_per_hour"] == 2.0
+    assert summary["safety_collisions_ci95"] > 0
