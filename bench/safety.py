@@ -5,6 +5,7 @@
     flock /tmp/mobility-bench.lock .venv/bin/python bench/safety.py controllers \
         [--maps cologne1,cologne3,ingolstadt1,grid4x4,arterial4x4] \
         [--controllers static,actuated,max_pressure] [--seeds 42] [--window 1800]
+    flock /tmp/mobility-bench.lock .venv/bin/python bench/safety.py mix [--seeds 42,43]
 
 ``cost``: the same RESCO scenario (static signals, the first ``--window`` seconds of its
 window) run without ``safety:`` (the reference, A) and with it: every vehicle equipped
@@ -14,6 +15,9 @@ all alike. Prints wall time per run (the whole ``run_scenario``: SUMO, tables, K
 ratios to A (median over repetitions), and what the range and sampling do to the counts:
 each variant's logged conflicts, its estimate per hour (divided by the detection share
 1 - (1 - equipped)^2) and the estimate's difference to B's full count, on the same seed.
+
+``mix``: ``experiments/mixed_autonomy.yaml`` (4x4 grid, 30 min, static signals) with 0,
+25, 50, 75 and 100 % of the background traffic autonomous (CACC): delay beside conflicts.
 
 ``controllers``: each RESCO map under each controller and seed with ``safety: {}``
 (SSAM-like defaults, everyone equipped), the first ``--window`` seconds of the map's
@@ -127,9 +131,32 @@ def controllers(maps: list[str], names: list[str], seeds: list[int], window: flo
                 )
 
 
+def mix(shares: list[float], seeds: list[int]) -> None:
+    """experiments/mixed_autonomy.yaml at each autonomous share: delay and safety."""
+    base = load_spec(ROOT / "experiments" / "mixed_autonomy.yaml")
+    print(
+        f"{'share':>5} {'seed':>4} {'delay s':>8} {'confl/h':>8} {'/veh-km':>8} "
+        f"{'TTC<1/h':>8} {'rear/h':>7} {'cross/h':>7} {'coll':>5} {'e-brake':>7}"
+    )
+    for share in shares:
+        for seed in seeds:
+            mixed = base.traffic_mix.model_copy(update={"autonomous_share": share})
+            _, k = timed_run(base.model_copy(update={"seed": seed, "traffic_mix": mixed}))
+            print(
+                f"{share:>5.2f} {seed:>4} {k['resco_delay_s']:>8.1f} "
+                f"{k['safety_conflicts_per_hour']:>8.0f} "
+                f"{k['safety_conflicts_per_mvkm'] / 1e6:>8.2f} "
+                f"{k['safety_severe_ttc10_per_hour']:>8.0f} "
+                f"{k['safety_type_rearend_per_hour']:>7.0f} "
+                f"{k['safety_type_crossing_per_hour']:>7.0f} "
+                f"{k['safety_collisions']:>5.0f} {k['safety_emergency_brakings']:>7.0f}",
+                flush=True,
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=["cost", "controllers"])
+    parser.add_argument("what", choices=["cost", "controllers", "mix"])
     parser.add_argument("--maps", default="")
     parser.add_argument("--controllers", default="static,actuated,max_pressure")
     parser.add_argument("--seeds", default="42")
@@ -142,7 +169,9 @@ def main() -> None:
         f"{load[2]:.1f}",
         flush=True,
     )
-    if args.what == "cost":
+    if args.what == "mix":
+        mix([0.0, 0.25, 0.5, 0.75, 1.0], [int(s) for s in args.seeds.split(",")])
+    elif args.what == "cost":
         maps = args.maps.split(",") if args.maps else ["grid4x4", "cologne3"]
         cost(maps, args.reps, args.window or 900.0)
     else:
