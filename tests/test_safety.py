@@ -72,6 +72,27 @@ def crossing(tmp_path_factory: pytest.TempPathFactory):
     return load_network(net)
 
 
+@pytest.fixture(scope="module")
+def two_lanes(tmp_path_factory: pytest.TempPathFactory):
+    """A straight 600 m road with two lanes, built with netconvert from plain XML."""
+    from mobility.network.net import load_network
+
+    folder = tmp_path_factory.mktemp("two-lanes")
+    (folder / "n.nod.xml").write_text(
+        '<nodes><node id="A" x="0" y="0"/><node id="B" x="600" y="0"/></nodes>'
+    )
+    (folder / "n.edg.xml").write_text(
+        '<edges><edge id="AB" from="A" to="B" numLanes="2" speed="20"/></edges>'
+    )
+    net = folder / "road.net.xml"
+    done = sumo.run_tool(
+        [sumo.binary("netconvert"), "-n", "n.nod.xml", "-e", "n.edg.xml", "-o", net.name],
+        cwd=folder,
+    )
+    assert done.returncode == 0, done.stderr
+    return load_network(net)
+
+
 def simulate(
     network, folder: Path, vehicles: str, control: Callable[[float], None], *, until: float
 ):
@@ -156,6 +177,43 @@ def test_leader_braking_gives_gap_over_closing_speed(crossing, tmp_path: Path) -
     assert list(brakings.ego) == ["lead", "fol"]
     assert list(brakings.time) == pytest.approx([5.0, 5.0 + reaction])
     assert list(brakings.decel) == pytest.approx([closing / STEP] * 2)
+
+
+def test_cut_in_is_a_lane_change_conflict(two_lanes, tmp_path: Path) -> None:
+    """A slow car (5 m/s) cuts in 30 m ahead of a fast one (15 m/s) at t=3 s; the fast one
+    matches its speed 2 s later: min TTC = (30 - 10 * 2) / 10 = 1.0 s, and the conflict
+    is a lane change (the cut-in is in SUMO's lane-change output), not a rear-end."""
+    import libsumo
+
+    vehicles = (
+        '<vehicle id="slow" type="car" depart="0" departLane="1" departPos="100" '
+        'departSpeed="5"><route edges="AB"/></vehicle>'
+        '<vehicle id="fast" type="car" depart="0" departLane="0" departPos="35" '
+        'departSpeed="15"><route edges="AB"/></vehicle>'
+    )
+    gap: dict[str, float] = {}
+
+    def control(t: float) -> None:
+        if abs(t - 0.5) < STEP / 2:
+            for v in ("slow", "fast"):
+                libsumo.vehicle.setLaneChangeMode(v, 0)  # only what we ask, no courtesy
+        if abs(t - 3.0) < STEP / 2:
+            front = libsumo.vehicle.getLanePosition("fast")
+            gap["cut-in"] = libsumo.vehicle.getLanePosition("slow") - LENGTH - front
+            libsumo.vehicle.changeLane("slow", 0, 10.0)
+        if abs(t - 5.0) < STEP / 2:
+            libsumo.vehicle.setSpeed("fast", 5.0)
+
+    table = simulate(two_lanes, tmp_path, vehicles, control, until=15.0)
+    conflicts = table[table.kind == "conflict"]
+    assert len(conflicts) == 1
+    row = conflicts.iloc[0]
+    closing = 15.0 - 5.0
+    assert gap["cut-in"] == pytest.approx(30.0, abs=1.5)  # positions before the step
+    # the gap at the cut-in shrinks at 10 m/s for the 2 s before the fast car reacts
+    assert row.min_ttc == pytest.approx((gap["cut-in"] - closing * 2.0) / closing, abs=STEP)
+    assert row.conflict_type == "lane_change"
+    assert row.lane == "AB_0"
 
 
 def test_crossing_pet_matches_hand_computation(crossing, tmp_path: Path) -> None:
