@@ -347,12 +347,11 @@ class Locator:
         rest = np.array([i for i in valid if not junctions[i]], dtype=int)
         if rest.size:
             tree, ids = self._lanes
-            (near_point, near_lane), dist = tree.query_nearest(
-                points[rest], max_distance=self.MAX_LANE_DISTANCE_M, return_distance=True
+            near_point, near_lane = tree.query_nearest(
+                points[rest], max_distance=self.MAX_LANE_DISTANCE_M
             )
-            del dist
             for p, lane in zip(near_point, near_lane, strict=True):
-                lanes[rest[p]] = lanes[rest[p]] or ids[lane]
+                lanes[rest[p]] = lanes[rest[p]] or ids[lane]  # ties: the first lane
         return junctions, lanes
 
     def lon_lat(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
