@@ -37,6 +37,8 @@ from pydantic import (
 
 from mobility.demand.zones_file import ZonesFile
 from mobility.errors import SpecError
+from mobility.safety.mix import TrafficMixSpec
+from mobility.safety.spec import SafetySpec
 from mobility.shuttles.spec import FleetSpec, RidersSpec, check_fleets
 from mobility.signals.registry import CONTROLLERS, Controller
 
@@ -500,6 +502,8 @@ class ScenarioSpec(StrictModel):
     riders: RidersSpec | None = None
     routing: RoutingSpec | None = None
     transit: TransitSpec | None = None
+    safety: SafetySpec | None = None
+    traffic_mix: TrafficMixSpec | None = None
 
     @field_validator("network", mode="before")
     @classmethod
@@ -574,6 +578,9 @@ class ScenarioSpec(StrictModel):
         data = self.model_dump(mode="json")
         if data.get("routing") is None:  # specs without routing keep their earlier hashes
             data.pop("routing", None)
+        for optional in ("safety", "traffic_mix"):  # and specs without these theirs
+            if data.get(optional) is None:
+                data.pop(optional, None)
         digest = hashlib.sha256(json.dumps(_hash_files(data), sort_keys=True).encode())
         return digest.hexdigest()
 

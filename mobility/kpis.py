@@ -37,6 +37,7 @@ SOURCES = (
     "mobility.shuttles.kpi",
     "mobility.signals.queue",
     "mobility.demand.counts",
+    "mobility.safety.kpi",
 )
 # How mobility.shuttles.kpi names a per-fleet KPI: FLEET_PREFIX + fleet + "_" + rest.
 SHUTTLE_PREFIX = "shuttle_"

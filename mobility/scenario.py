@@ -32,6 +32,7 @@ from mobility.rundir import (
     write_json,
     write_spec,
 )
+from mobility.safety.setup import SafetyPart
 from mobility.shuttles.setup import ShuttlesPart
 from mobility.signals.setup import SignalsPart
 from mobility.sim import sumocfg
@@ -44,7 +45,7 @@ Progress = Callable[[float], None]
 
 def run_parts() -> list[RunPart]:
     """The parts of every run, in order (see :mod:`mobility.sim.parts` for what it means)."""
-    return [OutputsPart(), SignalsPart(), ShuttlesPart(), CountsPart(), TransitPart()]
+    return [OutputsPart(), SafetyPart(), SignalsPart(), ShuttlesPart(), CountsPart(), TransitPart()]
 
 
 def scenario_network(spec: ScenarioSpec) -> Network:

@@ -63,6 +63,7 @@ def shuttle_kpis(tmp_path_factory: pytest.TempPathFactory) -> dict[str, float]:
             {"at": 5, "from": "a", "to": "c", "fleet": "L1"},
         ]
     }
+    data["safety"] = {}  # the safety KPIs, shuttle-km rates included
     _result, requests, _fleet = run(folder, data)
     assert {r["status"] for r in requests} == {"served"}
     return _written(_result.run_dir)

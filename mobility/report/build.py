@@ -29,6 +29,7 @@ from mobility.report.load import (
     open_input,
     read_table,
 )
+from mobility.report.safety import has_safety, safety_section
 from mobility.report.words import (
     better,
     describe,
@@ -115,6 +116,8 @@ def _runs_body(runs: list[RunData]) -> str:
     counts = counts_section(first.run.run_dir, first.run.kpis)
     if counts:
         parts.append(_section("Traffic counts", counts))
+    if any(has_safety(v) for v in views[:2]):
+        parts.append(_section("Safety", safety_section(views[:2], labels[:2])))
     parts.append(_section("Reproducibility", _provenance(runs)))
     return "\n".join(parts)
 
@@ -482,6 +485,10 @@ def _sweep_body(sweep: SweepData) -> str:
                 _variant_diff(sweep, base, other) + _comparison(va, vb, labels),
             )
         )
+        if has_safety(va) or has_safety(vb):
+            parts.append(
+                _section("Safety: first variant against it", safety_section([va, vb], labels))
+            )
     if best is not None:
         run = load_run(sweep.variant_runs[best][0])
         view = _RunView(run)

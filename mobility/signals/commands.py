@@ -35,7 +35,7 @@ def compare_command(
     from rich.console import Console
     from rich.table import Table
 
-    from mobility.signals.compare import METRICS, compare, load_any
+    from mobility.signals.compare import compare, load_any, metrics_for
 
     console = Console()
     scenario = load_any(spec)
@@ -51,11 +51,12 @@ def compare_command(
     runs, summary = compare(scenario, names, seeds, out, on_run=done, address=address)
     table = Table(title=f"{scenario.name}: mean ± 95% interval over {seeds} seed(s)")
     table.add_column("controller")
-    for label in METRICS.values():
+    metrics = metrics_for(scenario)
+    for label in metrics.values():
         table.add_column(label, justify="right")
     for _, row in summary.iterrows():
         cells = []
-        for metric in METRICS:
+        for metric in metrics:
             mean, half = row[metric], row[f"{metric}_ci95"]
             cells.append(f"{mean:,.1f}" + ("" if math.isnan(half) else f" ± {half:,.1f}"))
         table.add_row(row["controller"], *cells)

@@ -34,6 +34,21 @@ METRICS = {
         "throughput_per_hour",
     )
 }
+# Shown beside them when the scenario measures safety (``safety:``, see mobility.safety).
+SAFETY_METRICS = {
+    name: all_kpis()[name].heading
+    for name in (
+        "safety_conflicts_per_hour",
+        "safety_severe_ttc10_per_hour",
+        "safety_emergency_brakings_per_hour",
+        "safety_collisions",
+    )
+}
+
+
+def metrics_for(spec: ScenarioSpec) -> dict[str, str]:
+    """The compared KPIs of ``spec`` (column headers): safety ones when it measures safety."""
+    return {**METRICS, **SAFETY_METRICS} if spec.safety is not None else dict(METRICS)
 
 
 def load_any(path: Path) -> ScenarioSpec:
@@ -92,7 +107,7 @@ def compare(
         return {
             "controller": run_spec.signals.controller,
             "seed": run_spec.seed,
-            **{k: _number(result.get(f"kpi_{k}")) for k in METRICS},
+            **{k: _number(result.get(f"kpi_{k}")) for k in metrics_for(spec)},
             "queue_mean": queue_mean(Path(run_dir)) if run_dir else math.nan,
             "wall_s": _number(result.get("duration_s")),
             "run_dir": run_dir,
@@ -136,7 +151,7 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     out = []
     for controller, group in runs.groupby("controller", sort=False):
         row: dict[str, object] = {"controller": controller, "seeds": len(group)}
-        for metric in METRICS:
+        for metric in [m for m in {**METRICS, **SAFETY_METRICS} if m in runs]:
             row[metric], row[f"{metric}_ci95"] = mean_ci95(group[metric].to_numpy(float))
         row["wall_s"] = float(group["wall_s"].mean())
         out.append(row)
