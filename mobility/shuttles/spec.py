@@ -173,6 +173,12 @@ class RidersSpec(StrictModel):
     trips: list[RiderTrip] = Field([], description="given requests, besides the flows")
     profile: list[Annotated[float, Field(ge=0)]] = Field([1.0], min_length=1)
     until: float | None = Field(None, gt=0, description="s; last request time")
+    unreachable: Literal["error", "drop"] = Field(
+        "error",
+        description="zone or trip edges a shuttle cannot serve and come back from (outside "
+        "the strongly connected part of the net holding the depots): stop with an error "
+        "naming them, or drop them with a warning",
+    )
 
     @model_validator(mode="after")
     def _zones_known(self) -> RidersSpec:
