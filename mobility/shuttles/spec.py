@@ -120,6 +120,13 @@ class OnDemandService(StrictModel):
     )
     dispatcher: str = "greedy"
     dispatch_period: float = Field(30.0, gt=0, description="s between dispatch rounds")
+    travel_times: Literal["learned", "current"] = Field(
+        "learned",
+        description="what dispatcher 'mobility' plans on: learned (edge times smoothed over "
+        "the run, signal and junction waits included, plus each stop's time; promises "
+        "planned without slack) or current (the last step's edge speeds, no waits, 60 s "
+        "slack on the ride limit: the planning before issue 19, kept for comparison)",
+    )
 
     @model_validator(mode="after")
     def _known_dispatcher(self) -> OnDemandService:
