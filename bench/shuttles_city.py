@@ -100,11 +100,19 @@ def promises(fleets: list[int], seeds: list[int]) -> list[dict]:
     return rows
 
 
-def city(fleets: list[int], seeds: list[int], per_hour: float, end: float) -> list[dict]:
+MAPS = {
+    "cologne3": ROOT / "experiments" / "resco" / "cologne3.yaml",
+    "west-oakland": ROOT / "experiments" / "west_oakland.yaml",
+}
+
+
+def city(
+    fleets: list[int], seeds: list[int], per_hour: float, end: float, where: str = "cologne3"
+) -> list[dict]:
     from mobility.config import ScenarioSpec, load_spec, validate_spec
     from mobility.scenario import scenario_network
 
-    source = ROOT / "experiments" / "resco" / "cologne3.yaml"
+    source = MAPS[where]
     base = load_spec(source)
     net = scenario_network(base)
     edges = [e for e in net.net.getEdges() if e.allows("taxi")]
@@ -112,6 +120,10 @@ def city(fleets: list[int], seeds: list[int], per_hour: float, end: float) -> li
     thirds = [edges[i * len(edges) // 3 : (i + 1) * len(edges) // 3] for i in range(3)]
     zones = {z: [e.getID() for e in part] for z, part in zip(("w", "c", "e"), thirds, strict=True)}
     pairs = [(a, b) for a in zones for b in zones if a != b]
+    main = _main_component(net)  # depots where shuttles can leave and come back
+    depots = [
+        next(e for e in zones[z][len(zones[z]) // 2 :] + zones[z] if e in main) for z in zones
+    ]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for size in fleets:
@@ -119,7 +131,8 @@ def city(fleets: list[int], seeds: list[int], per_hour: float, end: float) -> li
                 for algo in ("mobility", "greedyShared", "routeExtension"):
                     data = base.model_dump(mode="json")
                     data.update(
-                        name=f"cologne3-shuttles-{algo}",
+                        name=f"{where}-shuttles-{algo}",
+                        time_to_teleport=300,
                         seed=seed,
                         end=base.begin + end,
                         shuttles=[
@@ -127,7 +140,7 @@ def city(fleets: list[int], seeds: list[int], per_hour: float, end: float) -> li
                                 "service": "on_demand",
                                 "name": "pods",
                                 "fleet_size": size,
-                                "depots": [{"edge": zones[z][len(zones[z]) // 2]} for z in zones],
+                                "depots": [{"edge": e} for e in depots],
                                 "vehicle": {"capacity": 4},
                                 "dispatcher": algo,
                                 "dispatch_period": 30,
@@ -160,6 +173,22 @@ def city(fleets: list[int], seeds: list[int], per_hour: float, end: float) -> li
                     print(row, flush=True)
     _summary(rows)
     return rows
+
+
+def _main_component(net) -> set[str]:
+    """Edges of the largest strongly connected part of the taxi edge graph."""
+    from scipy.sparse import coo_array
+    from scipy.sparse.csgraph import connected_components
+
+    from mobility.shuttles.graph import NetGraph
+
+    graph = NetGraph(net)
+    tail, head = graph._turns("taxi")
+    n = len(graph.edges)
+    adj = coo_array((np.ones(len(tail)), (tail, head)), shape=(n, n)).tocsr()
+    _, label = connected_components(adj, directed=True, connection="strong")
+    big = np.bincount(label).argmax()
+    return {e for e, lab in zip(graph.edges, label, strict=True) if lab == big}
 
 
 def _summary(rows: list[dict]) -> None:
@@ -335,6 +364,7 @@ def main() -> None:
     c.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
     c.add_argument("--per-hour", type=float, default=1000.0)
     c.add_argument("--end", type=float, default=3600.0, help="s after the map's begin")
+    c.add_argument("--map", choices=sorted(MAPS), default="cologne3")
     e = sub.add_parser("exact")
     e.add_argument("--instances", type=int, default=30)
     s = sub.add_parser("speed")
@@ -345,7 +375,7 @@ def main() -> None:
     if args.what == "promises":
         promises(args.fleets, args.seeds)
     elif args.what == "city":
-        city(args.fleets, args.seeds, args.per_hour, args.end)
+        city(args.fleets, args.seeds, args.per_hour, args.end, args.map)
     elif args.what == "exact":
         exact(args.instances)
     else:
