@@ -1,6 +1,7 @@
 """Shuttles at city scale (issue 19): promises, SUMO's dispatchers, an exact matching, speed.
 
     python bench/shuttles_city.py promises [--fleets 8 16 --seeds 3 4 5]
+    python bench/shuttles_city.py rebalance [--fleets 12 16 --seeds 3 4 5]
     python bench/shuttles_city.py city [--fleets 30 60 --seeds 1 2 --per-hour 1000]
     python bench/shuttles_city.py exact [--instances 30]
     python bench/shuttles_city.py speed [--requests 5000 --shuttles 500]
@@ -11,6 +12,9 @@ learned edge times (``travel_times: learned``, the new default) against the plan
 (``travel_times: current``) and SUMO's greedyShared, interleaved per seed. The detour promise
 is judged against a direct ride on the learned edge times (``detour_ratio_learned``), and
 also against the old base (current speeds, no waits: ``detour_ratio``).
+
+rebalance: the same scenario, dispatcher mobility, idle shuttles ``stay``, go back to the
+``depot`` or ``rebalance`` toward the zones' learned request rates.
 
 city: the RESCO cologne3 map (a real part of Cologne with its TAPASCologne traffic), riders
 between three zones (the net's edges split by x) at ``--per-hour`` requests, ours against
@@ -104,6 +108,33 @@ MAPS = {
     "cologne3": ROOT / "experiments" / "resco" / "cologne3.yaml",
     "west-oakland": ROOT / "experiments" / "west_oakland.yaml",
 }
+
+
+def rebalance(fleets: list[int], seeds: list[int]) -> list[dict]:
+    """Idle shuttles: rebalance against stay and depot, dispatcher mobility, same setup as
+    ``promises``."""
+    from mobility.config import load_spec
+
+    base = load_spec(ROOT / "experiments" / "shuttles_on_demand.yaml")
+    flows = [f.model_copy(update={"per_hour": f.per_hour * 4}) for f in base.riders.flows]
+    riders = base.riders.model_copy(update={"flows": flows, "until": 3600.0})
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in fleets:
+            for seed in seeds:
+                for idle in ("stay", "depot", "rebalance"):  # interleaved per seed
+                    update = {"fleet_size": size, "dispatcher": "mobility", "idle": idle}
+                    fleet = base.shuttles[0].model_copy(update=update)
+                    spec = base.model_copy(
+                        update={"shuttles": [fleet], "riders": riders, "seed": seed, "end": 4500.0}
+                    )
+                    name = f"{idle}-{size}-{seed}"
+                    row = {"fleet": size, "seed": seed, **_run(spec, Path(tmp), name)}
+                    row["variant"] = idle
+                    rows.append(row)
+                    print(row, flush=True)
+    _summary(rows)
+    return rows
 
 
 def city(
@@ -359,6 +390,9 @@ def main() -> None:
     p = sub.add_parser("promises")
     p.add_argument("--fleets", type=int, nargs="+", default=[8, 16])
     p.add_argument("--seeds", type=int, nargs="+", default=[3, 4, 5])
+    r = sub.add_parser("rebalance")
+    r.add_argument("--fleets", type=int, nargs="+", default=[12, 16])
+    r.add_argument("--seeds", type=int, nargs="+", default=[3, 4, 5])
     c = sub.add_parser("city")
     c.add_argument("--fleets", type=int, nargs="+", default=[30, 60])
     c.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
@@ -374,6 +408,8 @@ def main() -> None:
     print(f"load before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cpus", flush=True)
     if args.what == "promises":
         promises(args.fleets, args.seeds)
+    elif args.what == "rebalance":
+        rebalance(args.fleets, args.seeds)
     elif args.what == "city":
         city(args.fleets, args.seeds, args.per_hour, args.end, args.map)
     elif args.what == "exact":

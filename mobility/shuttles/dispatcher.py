@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from mobility.shuttles.learned import EdgeTimes
+from mobility.shuttles.rebalance import Rebalancer
 from mobility.shuttles.spec import OnDemandService
 from mobility.sim.engine import Engine
 
@@ -45,6 +46,7 @@ class MobilityDispatcher:
         vehicles: list[str],
         graph: Any,
         learned: EdgeTimes | None = None,
+        zones: dict[str, list[str]] | None = None,
     ) -> None:
         self.fleet = fleet
         self.learned = learned if fleet.travel_times == "learned" else None
@@ -59,6 +61,10 @@ class MobilityDispatcher:
         self.planned_ride: dict[str, float] = {}  # reservation -> planned ride (s)
         self.boarded: dict[str, float] = {}  # reservation -> estimated boarding time (s)
         self.ride_ratios: deque[float] = deque(maxlen=RIDE_WINDOW)
+        self.rebalancer = (
+            Rebalancer(zones or {}, graph.index) if fleet.idle == "rebalance" else None
+        )
+        self.sent: dict[str, str] = {}  # idle shuttle -> edge it was sent to wait on
 
     def round(self, engine: Engine, reservations: list[dict[str, Any]], now: float) -> list[str]:
         """One dispatch round; returns the reservation ids to reject."""
@@ -68,9 +74,12 @@ class MobilityDispatcher:
         by_id = {r["id"]: r for r in reservations}
         self._learn_rides(by_id, now)
         self._forget_done(by_id)
+        if self.rebalancer is not None:
+            self.rebalancer.observe(reservations, now)
         planned = {s.reservation for plan in self.plans.values() for s in plan}
         open_ = [r for r in reservations if r["state"] in (1, 2) and r["id"] not in planned]
         if not open_:
+            self._rebalance(engine)
             return []
         states = engine.vehicle_states(self.vehicles)
         vehicles = [v for v in self.vehicles if v in states]
@@ -147,8 +156,32 @@ class MobilityDispatcher:
                 pickup_done + self.fleet.max_detour * direct / self.ride_factor() + slack
             )
             self.planned_ride[res["id"]] = ride
+            self.sent.pop(v, None)
             engine.dispatch_taxi(v, [s.reservation for s in plan])
+        self._rebalance(engine)
         return reject
+
+    def _rebalance(self, engine: Engine) -> None:
+        """Send idle shuttles (no plan, nobody aboard, not already sent) where riders are
+        expected (:mod:`mobility.shuttles.rebalance`)."""
+        if self.rebalancer is None:
+            return
+        states = engine.vehicle_states(self.vehicles)
+        idle = {
+            v: self.last_edge[v]
+            for v in self.vehicles
+            if v in states
+            and v in self.last_edge
+            and not self.plans[v]
+            and not states[v][1]
+            and v not in self.sent
+        }
+        times = self._table(engine)[0]
+        for v, edge in self.rebalancer.moves(idle, times).items():
+            lane = self.graph.lane_for(edge, self.fleet.vehicle.vehicle_class or "taxi")
+            pos = self.graph.edge_length(edge) / 2
+            engine.send_idle_taxi(v, edge, pos, int(lane.rsplit("_", 1)[1]))
+            self.sent[v] = edge
 
     def _table(self, engine: Engine) -> tuple[np.ndarray, float, float]:
         """Edge-to-edge times to plan on, the time each stop adds, the ride limit's slack.

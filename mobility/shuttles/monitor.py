@@ -61,8 +61,22 @@ class FleetMonitor:
                 from mobility.shuttles.dispatcher import MobilityDispatcher
 
                 self.dispatchers[name] = MobilityDispatcher(
-                    fleet, fleets[name], graph, self.learned[name]
+                    fleet, fleets[name], graph, self.learned[name], self._zones(name)
                 )
+
+    def _zones(self, fleet: str) -> dict[str, list[str]]:
+        """The riders' zones whose flows this fleet serves (rebalancing's targets)."""
+        riders = self.spec.riders
+        if riders is None:
+            return {}
+        default = riders.fleet or self.spec.shuttles[0].name
+        used = {
+            z
+            for f in riders.flows
+            if (f.fleet or default) == fleet
+            for z in (f.origin, f.destination)
+        }
+        return {z: riders.zones[z] for z in used}
 
     def attach(self, engine: Engine) -> None:
         if self.learned:

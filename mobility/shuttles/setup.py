@@ -199,7 +199,13 @@ def _vtype_xml(fleet: LineService | OnDemandService, vclass: str) -> str:
         # SUMO's own idling: "stop" where the last rider left, "randomCircling", or
         # "taxistand": back to the nearest of the fleet's depots (parkingAreas listed by a
         # rerouter, see :func:`_depot_stands`; parking.ignoreDest picks the nearest one)
-        idle = {"stay": "stop", "depot": "taxistand", "circle": "randomCircling"}[fleet.idle]
+        idle = {
+            "stay": "stop",
+            "depot": "taxistand",
+            "circle": "randomCircling",
+            "rebalance": "stop",
+        }
+        idle = idle[fleet.idle]
         params = (
             '    <param key="has.taxi.device" value="true"/>\n'
             f'    <param key="device.taxi.idle-algorithm" value="{idle}"/>\n'

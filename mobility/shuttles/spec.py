@@ -103,10 +103,12 @@ class OnDemandService(StrictModel):
         description="edges, or {polygon: [[x, y], ...], coords: xy|lonlat}; default: all. "
         "Requests from or to an edge outside it are rejected (outside_service_area)",
     )
-    idle: Literal["stay", "depot", "circle"] = Field(
+    idle: Literal["stay", "depot", "circle", "rebalance"] = Field(
         "stay",
         description="idle shuttles: stay where the last rider left, drive back to the nearest "
-        "depot (SUMO's taxistand idling), or circle (SUMO's randomCircling)",
+        "depot (SUMO's taxistand idling), circle (SUMO's randomCircling), or rebalance "
+        "(dispatcher 'mobility' only: toward the riders' zones in proportion to the request "
+        "rates learned during the run)",
     )
     max_wait: float = Field(600.0, gt=0, description="s a rider waits at most")
     max_detour: float = Field(2.0, ge=1.0, description="ride time / direct time at most")
@@ -132,6 +134,9 @@ class OnDemandService(StrictModel):
     def _known_dispatcher(self) -> OnDemandService:
         if self.dispatcher not in DISPATCHERS:
             msg = f"unknown dispatcher {self.dispatcher!r}; use one of {', '.join(DISPATCHERS)}"
+            raise ValueError(msg)
+        if self.idle == "rebalance" and self.dispatcher != "mobility":
+            msg = "idle: rebalance needs dispatcher: mobility (SUMO's cannot move idle taxis)"
             raise ValueError(msg)
         if isinstance(self.service_area, list) and not self.service_area:
             raise ValueError("service_area has no edges; list its edges or leave it out")
