@@ -223,13 +223,14 @@ def _main_component(net) -> set[str]:
 
 
 def _summary(rows: list[dict]) -> None:
-    """Means over seeds per fleet and variant, and ours over the best SUMO wait."""
+    """Means over seeds per fleet and variant."""
     import pandas as pd
 
     df = pd.DataFrame(rows)
     keys = [
         "served",
         "wait_mean_s",
+        "wait_p95_s",
         "detour_broken_learned",
         "detour_broken_old_base",
         "wait_broken",
