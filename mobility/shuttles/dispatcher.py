@@ -1,11 +1,19 @@
 """``dispatcher: mobility``: our own dispatcher, one batched JAX round per dispatch period.
 
 Each round it reads the fleet's open reservations and shuttles through the engine, keeps
-each shuttle's plan (the reservations still to pick up or drop off, in order), refreshes
-edge-to-edge travel times from current edge speeds, scores all insertions and solves the
-assignment in :func:`mobility.core.matching.dispatch_round`, and hands every changed
-plan to SUMO (``dispatchTaxi``). Requests no shuttle can serve within their limits are
-returned to the monitor, which rejects and records them.
+each shuttle's plan (the reservations still to pick up or drop off, in order), scores all
+insertions and solves the assignment in :func:`mobility.core.matching.dispatch_round`, and
+hands every changed plan to SUMO (``dispatchTaxi``). Requests no shuttle can serve within
+their limits are returned to the monitor, which rejects and records them.
+
+Promises (``travel_times: learned``, the default): plans use the edge times learned during
+the run (:mod:`mobility.shuttles.learned`) plus each signalised turn's expected red wait,
+a time per stop, and no slack; a rider's drop-off deadline counts from their planned
+pick-up; and the detour limit is divided by a ride factor learned from the rides observed
+so far (how much longer rides turned out than planned). ``travel_times: current`` keeps
+the planning before: last-step speeds, no stop times, 60 s of slack. With ``idle:
+rebalance`` idle shuttles are sent toward the zones riders ask from
+(:mod:`mobility.shuttles.rebalance`).
 """
 
 from __future__ import annotations

@@ -17,6 +17,12 @@ the speed limit on empty edges, capped at the shuttle's max speed; the same tabl
 dispatcher, so ratios compare); for line riders, free-flow speeds (``direct_time_s``, which
 every request also keeps). The graph has no signals, turns or stops, so a direct ride still
 reads a little above 1.
+
+Promises (on-demand riders served): ``wait_kept`` is wait <= ``max_wait``; ``detour_kept``
+is ``detour_ratio_learned`` <= ``max_detour``, where the base ``direct_time_learned_s`` is a
+direct ride on the run's learned edge times with the expected red waits of its turns
+(:mod:`mobility.shuttles.learned`), plus pulling away, braking and the drop-off: the same
+base for every dispatcher, taken when the request is first seen.
 """
 
 from __future__ import annotations
