@@ -20,6 +20,7 @@ from mobility.errors import MobilityError
 from mobility.experiment.commands import results_app, sweep
 from mobility.report.commands import report
 from mobility.routing.commands import assign
+from mobility.shuttles.commands import shuttles_app
 from mobility.signals.commands import signals_app
 
 app = typer.Typer(
@@ -36,6 +37,7 @@ app.add_typer(results_app, name="results")
 app.add_typer(signals_app, name="signals")
 app.command("report")(report)
 app.command("assign")(assign)
+app.add_typer(shuttles_app, name="shuttles")
 
 console = Console()
 errors = Console(stderr=True)

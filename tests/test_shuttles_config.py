@@ -101,7 +101,7 @@ def test_network_checks_name_the_field(tmp_path, write_spec, fleet, field, words
         ({**POD, "service_area": []}, "shuttles.0", "service_area has no edges"),
         ({**POD, "dispatcher": "fastest"}, "shuttles.0", "unknown dispatcher 'fastest'"),
         ({**POD, "fleet_size": 0}, "shuttles.0.fleet_size", "greater than"),
-        ({**POD, "idle": "wander"}, "shuttles.0.idle", "'stay', 'depot' or 'circle'"),
+        ({**POD, "idle": "wander"}, "shuttles.0.idle", "'stay', 'depot', 'circle' or 'rebalance'"),
         ({**POD, "seats": 3}, "shuttles.0.seats", "unknown field"),
     ],
 )

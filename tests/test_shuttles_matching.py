@@ -78,6 +78,22 @@ def test_auction_on_candidate_lists_agrees_with_brute_force(values, seed) -> Non
     assert abs(total - brute_force(dense)) <= R * 1e-4 + 1e-6
 
 
+def boards_early(fleet, v, stops, i, j, origin, destination) -> bool:
+    """SUMO boards a waiting rider at the shuttle's first stop on their edge: an insertion
+    that makes anyone board elsewhere than planned is not allowed (nor, for a shuttle with
+    a plan, a first stop on the edge it is driving on)."""
+    edges = [e for e, *_ in stops]
+    picks = [e for e, d, *_ in stops if d > 0]
+    driving = bool(stops) and int(fleet.edge[v]) in (origin, destination)
+    if driving and (
+        (i == 0 and int(fleet.edge[v]) == origin) or (j == 0 and int(fleet.edge[v]) == destination)
+    ):
+        return True
+    if origin in edges[: max(i - 1, 0)] or origin in [e for e, d, *_ in stops[i:] if d > 0]:
+        return True
+    return destination in [e for e, d, *_ in stops[j:] if d > 0] and destination in picks
+
+
 def reference(times, fleet, req, limits) -> np.ndarray:
     """Cost of the best insertion per (request, shuttle), by simulating every plan."""
     out = np.full((R, V), np.inf)
@@ -97,13 +113,17 @@ def reference(times, fleet, req, limits) -> np.ndarray:
                 )
                 for k in range(n)
             ]
-            old_times = _arrivals(times, fleet, v, stops)
+            old_times = _arrivals(times, fleet, v, stops, limits.stop_time)
             for i in range(n + 1):
                 for j in range(i, n + 1):
+                    if boards_early(
+                        fleet, v, stops, i, j, int(req.origin[r]), int(req.destination[r])
+                    ):
+                        continue
                     plan = list(stops)
                     plan.insert(j, (int(req.destination[r]), -1, np.inf, "drop"))
                     plan.insert(i, (int(req.origin[r]), +1, np.inf, "pick"))
-                    t = _arrivals(times, fleet, v, plan)
+                    t = _arrivals(times, fleet, v, plan, limits.stop_time)
                     load = int(fleet.aboard[v])
                     ok = True
                     olds = iter(old_times)
@@ -125,10 +145,11 @@ def reference(times, fleet, req, limits) -> np.ndarray:
     return out
 
 
-def _arrivals(times, fleet, v, plan) -> list[float]:
+def _arrivals(times, fleet, v, plan, stop_time) -> list[float]:
+    """When each stop of ``plan`` is done: the drive there plus the stop's own time."""
     at, node, out = float(fleet.ready[v]), int(fleet.edge[v]), []
     for edge, *_ in plan:
-        at += float(times[node, edge])
+        at += float(times[node, edge]) + float(stop_time)
         node = edge
         out.append(at)
     return out
@@ -164,9 +185,14 @@ def instances(draw):
         direct=times[origin, destination],
         mask=rng.random(R) < 0.9,
     )
+    stop = np.float32(draw(st.sampled_from([0.0, 12.0])))
     limits = Limits(
-        np.float32(draw(st.sampled_from([60.0, 150.0, 400.0]))), np.float32(2.0), np.float32(30.0)
+        np.float32(draw(st.sampled_from([60.0, 150.0, 400.0]))),
+        np.float32(2.0),
+        np.float32(30.0),
+        stop,
     )
+    req = dataclasses.replace(req, direct=req.direct + stop)  # a direct ride makes one stop
     return times, fleet, req, limits
 
 

@@ -68,6 +68,9 @@ class Limits:
     max_wait: jax.Array  # [] float s
     max_detour: jax.Array  # [] float ratio
     detour_slack: jax.Array  # [] float s added to the ride limit (stops, boarding)
+    # [] float s each stop adds (dwell, braking, pulling away): stop times are completion
+    # times, so a rider's planned ride runs from their pick-up done to their drop-off done
+    stop_time: jax.Array | float = 0.0
 
 
 @jax.tree_util.register_dataclass
@@ -78,11 +81,12 @@ class Insertions:
     dropoff: jax.Array  # [R, V] int: j of the best insertion
 
 
-def _vehicle_tables(times: jax.Array, fleet: Fleet):
-    """Per shuttle: nodes, arrival times, slack suffix/range minima and load range maxima."""
+def _vehicle_tables(times: jax.Array, fleet: Fleet, stop_time: jax.Array | float = 0.0):
+    """Per shuttle: nodes, stop completion times, slack suffix/range minima and load range
+    maxima."""
     K = fleet.stop_edge.shape[1]
     nodes = jnp.concatenate([fleet.edge[:, None], fleet.stop_edge], axis=1)  # [V, K+1]
-    legs = times[nodes[:, :-1], nodes[:, 1:]] * fleet.stop_mask  # [V, K]
+    legs = (times[nodes[:, :-1], nodes[:, 1:]] + stop_time) * fleet.stop_mask  # [V, K]
     arrive = fleet.ready[:, None] + jnp.concatenate(
         [jnp.zeros_like(fleet.ready)[:, None], jnp.cumsum(legs, axis=1)], axis=1
     )  # [V, K+1]
@@ -161,7 +165,8 @@ def score_candidates(
     or V when there are no more shuttles than that)."""
     K = fleet.stop_edge.shape[1]
     R, V = requests.origin.shape[0], fleet.edge.shape[0]
-    nodes, arrive, mid_slack, tail_slack, max_load, count = _vehicle_tables(times, fleet)
+    stop = limits.stop_time
+    nodes, arrive, mid_slack, tail_slack, max_load, count = _vehicle_tables(times, fleet, stop)
     k = jnp.arange(K + 1)
     nxt = jnp.concatenate([nodes[:, 1:], nodes[:, -1:]], axis=1)  # [V, K+1] node after k
     has_next = k[None, :] < count[:, None]  # [V, K+1]
@@ -177,12 +182,13 @@ def score_candidates(
     arrive, mid_slack, tail_slack = arrive[cand], mid_slack[cand], tail_slack[cand]
     max_load, count = max_load[cand], count[cand]
     capacity, vmask = fleet.capacity[cand], fleet.mask[cand]  # [R, M]
+    first_o, last_pick_o, last_pick_d = _same_edge_bounds(fleet, cand, nodes, o, d)
 
-    to_o = times[nodes, o[:, None, None]]  # [R, M, K+1]
+    to_o = times[nodes, o[:, None, None]] + stop  # [R, M, K+1] to pick-up done
     o_next = jnp.where(has_next, times[o[:, None, None], nxt], 0.0)
-    to_d = times[nodes, d[:, None, None]]
+    to_d = times[nodes, d[:, None, None]] + stop  # to drop-off done
     d_next = jnp.where(has_next, times[d[:, None, None], nxt], 0.0)
-    od = times[o, d][:, None, None, None]  # [R, 1, 1, 1]
+    od = times[o, d][:, None, None, None] + stop  # [R, 1, 1, 1]
 
     pickup_t = arrive + to_o  # [R, M, K+1] (by i)
     delta1 = to_o + o_next - base  # [R, M, K+1] shift of later nodes, i < j
@@ -211,8 +217,11 @@ def score_candidates(
         & (ride <= limits.max_detour * requests.direct[:, None, None, None] + limits.detour_slack)
         & (shift_mid <= mid_slack)
         & (shift_tail <= tail_slack[..., None, :])
-        & (to_o[..., :, None] < INF / 2)
-        & (to_d[..., None, :] < INF / 2)
+        & (to_o[..., :, None] - stop < INF / 2)
+        & (to_d[..., None, :] - stop < INF / 2)
+        & (ii <= first_o[..., None, None])
+        & (ii >= last_pick_o[..., None, None])
+        & (jj >= last_pick_d[..., None, None])
     )
     later = jnp.maximum(n - jnp.maximum(ii, jj), 0)  # stops after j (all shifted by tail)
     between = jnp.maximum(jj - ii, 0)
@@ -230,6 +239,33 @@ def score_candidates(
         pickup=(best // (K + 1)).astype(jnp.int32),
         dropoff=(best % (K + 1)).astype(jnp.int32),
     )
+
+
+def _same_edge_bounds(
+    fleet: Fleet, cand: jax.Array, nodes: jax.Array, o: jax.Array, d: jax.Array
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Where SUMO's boarding rule allows the new stops, [R, M] each: a rider waiting on an
+    edge boards at the shuttle's first stop on that edge (SUMO boards every waiting rider
+    of the taxi whose edge it stops on). So the pick-up goes no later than the plan's first
+    stop on its edge (``i <= first_o``), no earlier than a pick-up already planned there
+    (``i >= last_pick_o``, or that rider would board early), and the drop-off goes after
+    any pick-up planned on its edge (``j >= last_pick_d``, same reason). A shuttle with a
+    plan is driving on its edge, likely past the middle where riders wait: a stop on its
+    own edge cannot come first (that would need a loop the 0 s diagonal hides)."""
+    K = fleet.stop_edge.shape[1]
+    k = jnp.arange(1, K + 1)  # node index of each stop
+    real = fleet.stop_mask[cand]  # [R, M, K]
+    edge = fleet.stop_edge[cand]
+    pick = real & (fleet.stop_delta[cand] > 0)
+    at_o = edge == o[:, None, None]
+    first_o = jnp.min(jnp.where(real & at_o, k, K + 1), axis=-1)
+    last_pick_o = jnp.max(jnp.where(pick & at_o, k, 0), axis=-1)
+    last_pick_d = jnp.max(jnp.where(pick & (edge == d[:, None, None]), k, 0), axis=-1)
+    driving = real[..., 0]  # [R, M]
+    here = fleet.edge[cand]
+    last_pick_o = jnp.maximum(last_pick_o, (driving & (here == o[:, None])).astype(k.dtype))
+    last_pick_d = jnp.maximum(last_pick_d, (driving & (here == d[:, None])).astype(k.dtype))
+    return first_o, last_pick_o, last_pick_d
 
 
 @partial(jax.jit, static_argnames=("eps", "max_iter"))

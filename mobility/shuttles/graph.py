@@ -55,11 +55,13 @@ class NetGraph:
 
     def __init__(self, network: Network) -> None:
         self.net = network.net
+        self.network = network
         self.edges = [e.getID() for e in self.net.getEdges() if e.getFunction() != "internal"]
         self.index = {e: i for i, e in enumerate(self.edges)}
         self.length = np.array([self.net.getEdge(e).getLength() for e in self.edges])
         self.speed = np.array([self.net.getEdge(e).getSpeed() for e in self.edges])
-        self._times: dict[tuple[str, bytes], np.ndarray] = {}
+        self._times: dict[tuple[str, bytes, bool], np.ndarray] = {}
+        self._signal_waits: dict[str, np.ndarray] = {}
         self._edge_graph: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     # -- checks with errors naming the field ---------------------------------------------
@@ -176,19 +178,24 @@ class NetGraph:
 
     # -- travel times ------------------------------------------------------------------
 
-    def times(self, vclass: str, speeds: np.ndarray | None = None) -> np.ndarray:
+    def times(
+        self, vclass: str, speeds: np.ndarray | None = None, *, signal_waits: bool = False
+    ) -> np.ndarray:
         """[edge, edge] seconds from the end of one edge to the end of another (inf: none),
-        from the core's batched shortest paths (:mod:`mobility.core.routing`)."""
+        from the core's batched shortest paths (:mod:`mobility.core.routing`); with
+        ``signal_waits``, each turn through a traffic light adds its expected red wait
+        (:meth:`signal_waits`)."""
         from mobility.core.routing import travel_time_table
 
         speed = self.speed if speeds is None else np.maximum(speeds, 0.5)
-        key = (vclass, speed.tobytes())
+        key = (vclass, speed.tobytes(), signal_waits)
         if key not in self._times:
             tail, head = self._turns(vclass)
+            waits = self.signal_waits(vclass) if signal_waits else 0.0
             arrays = network_arrays(
                 tail=tail,
                 head=head,
-                free_flow_time=(self.length / speed)[head] + 1e-6,
+                free_flow_time=(self.length / speed)[head] + waits + 1e-6,
                 capacity=np.ones(len(tail)),
                 alpha=0.0,
                 n_nodes=len(self.edges),
@@ -196,7 +203,8 @@ class NetGraph:
             )
             table = travel_time_table(arrays, between="nodes")
             np.fill_diagonal(table, 0.0)
-            self._times = {key: table}
+            # the last two tables: current speeds and learned ones are asked for each round
+            self._times = {**dict(list(self._times.items())[-1:]), key: table}
         return self._times[key]
 
     def _turns(self, vclass: str) -> tuple[np.ndarray, np.ndarray]:
@@ -213,6 +221,31 @@ class NetGraph:
             tail, head = np.array(pairs, np.int32).reshape(-1, 2).T
             self._edge_graph[vclass] = (tail, head)
         return self._edge_graph[vclass]
+
+    def signal_waits(self, vclass: str) -> np.ndarray:
+        """[turn] s: a turn's expected wait at its traffic light for a vehicle arriving at
+        a random time, from the net's own program (the twin's view): each red (and yellow)
+        spell of length r in a cycle C costs r^2 / (2 C); the best lane of the turn counts.
+        Zero for turns without a light. Programs a controller changes at run time are not
+        seen; the learned edge speeds carry those waits."""
+        if vclass not in self._signal_waits:
+            signals = self.network.signals
+            best: dict[tuple[str, str], float] = {}
+            for tls, links in signals.links.items():
+                phases = signals.programs.get(tls)
+                if not phases:
+                    continue
+                for link, (a, b, _lane) in links.items():
+                    wait = _red_wait(phases, link)
+                    best[(a, b)] = min(best.get((a, b), math.inf), wait)
+            tail, head = self._turns(vclass)
+            self._signal_waits[vclass] = np.array(
+                [
+                    best.get((self.edges[t], self.edges[h]), 0.0)
+                    for t, h in zip(tail, head, strict=True)
+                ]
+            )
+        return self._signal_waits[vclass]
 
     def current_speeds(self, measured: np.ndarray, max_speed: float) -> np.ndarray:
         """Edge speeds for travel times now: the last step's mean speed where vehicles drove
@@ -243,3 +276,25 @@ class NetGraph:
         path, _ = self.net.getShortestPath(self.net.getEdge(a), self.net.getEdge(b), vClass=vclass)
         length = sum(e.getLength() for e in path[1:]) + half if path else math.inf
         return t, float(length)
+
+
+def _red_wait(phases: list[tuple[str, float]], link: int) -> float:
+    """Expected wait (s) of a random arrival at ``link``: sum of r^2 / (2 C) over its red
+    spells (consecutive phases, wrapping round the cycle, where it may not go)."""
+    cycle = sum(d for _, d in phases)
+    if cycle <= 0:
+        return 0.0
+    red = [link < len(state) and state[link] not in "GgOo" for state, _ in phases]
+    if all(red):
+        return cycle / 2
+    start = red.index(False)  # begin at a green so spells do not wrap
+    spells, run = [], 0.0
+    for k in range(len(phases)):
+        i = (start + k) % len(phases)
+        if red[i]:
+            run += phases[i][1]
+        elif run:
+            spells.append(run)
+            run = 0.0
+    spells.append(run)
+    return sum(r * r for r in spells) / (2 * cycle)

@@ -17,6 +17,12 @@ the speed limit on empty edges, capped at the shuttle's max speed; the same tabl
 dispatcher, so ratios compare); for line riders, free-flow speeds (``direct_time_s``, which
 every request also keeps). The graph has no signals, turns or stops, so a direct ride still
 reads a little above 1.
+
+Promises (on-demand riders served): ``wait_kept`` is wait <= ``max_wait``; ``detour_kept``
+is ``detour_ratio_learned`` <= ``max_detour``, where the base ``direct_time_learned_s`` is a
+direct ride on the run's learned edge times with the expected red waits of its turns
+(:mod:`mobility.shuttles.learned`), plus pulling away, braking and the drop-off: the same
+base for every dispatcher, taken when the request is first seen.
 """
 
 from __future__ import annotations
@@ -53,6 +59,10 @@ def shuttle_tables(
     rides = _rides(run_dir / PERSONINFO)
     rejected = monitor.rejected if monitor is not None else {}
     direct_now = monitor.direct_now if monitor is not None else {}
+    direct_learned = monitor.direct_learned if monitor is not None else {}
+    promises = {
+        f.name: (f.max_wait, f.max_detour) for f in spec.shuttles if f.service == "on_demand"
+    }
     rows = []
     for r in requests:
         ride = rides.get(r.id)
@@ -73,6 +83,10 @@ def shuttle_tables(
             "wait_s": math.nan,
             "in_vehicle_s": math.nan,
             "detour_ratio": math.nan,
+            "direct_time_learned_s": direct_learned.get(r.id, math.nan),
+            "detour_ratio_learned": math.nan,
+            "wait_kept": None,
+            "detour_kept": None,
         }
         if r.rejected:
             row["status"], row["reason"], row["arrival_time"] = "rejected", r.rejected, r.time
@@ -92,6 +106,14 @@ def shuttle_tables(
             # waiting; lines (no dispatcher): against free-flow speeds
             base = row["direct_time_now_s"] if r.id in direct_now else r.direct_time
             row["detour_ratio"] = row["in_vehicle_s"] / base if base > 0 else math.nan
+            learned = row["direct_time_learned_s"]
+            if learned > 0:
+                row["detour_ratio_learned"] = row["in_vehicle_s"] / learned
+            if r.fleet in promises:  # on-demand: the fleet's promises, kept or not
+                max_wait, max_detour = promises[r.fleet]
+                row["wait_kept"] = bool(row["wait_s"] <= max_wait)
+                if math.isfinite(row["detour_ratio_learned"]):
+                    row["detour_kept"] = bool(row["detour_ratio_learned"] <= max_detour)
         rows.append(row)
     req_table = pa.Table.from_pylist(rows, schema=_REQUEST_SCHEMA)
     pq.write_table(req_table, run_dir / "requests.parquet")
@@ -161,6 +183,10 @@ _REQUEST_SCHEMA = pa.schema(
         ("wait_s", pa.float64()),
         ("in_vehicle_s", pa.float64()),
         ("detour_ratio", pa.float64()),
+        ("direct_time_learned_s", pa.float64()),
+        ("detour_ratio_learned", pa.float64()),
+        ("wait_kept", pa.bool_()),
+        ("detour_kept", pa.bool_()),
     ]
 )
 
@@ -372,6 +398,64 @@ KPIS: tuple[Kpi, ...] = (
         "shuttles in service",
         per_fleet=True,
     ),
+    Kpi(
+        "shuttle_occupancy_mean",
+        "shuttle mean occupancy",
+        "riders",
+        "higher",
+        "passenger-km over vehicle-km: riders on board on an average shuttle kilometre",
+        per_fleet=True,
+    ),
+    Kpi(
+        "shuttle_vehicle_km_per_served",
+        "shuttle km per ride",
+        "km/ride",
+        "lower",
+        "kilometres driven by the shuttles per rider served",
+        per_fleet=True,
+    ),
+    Kpi(
+        "shuttle_rider_time_total_h",
+        "shuttle rider time",
+        "h",
+        "lower",
+        "wait plus time on board, summed over the riders served",
+        per_fleet=True,
+    ),
+    Kpi(
+        "shuttle_rider_time_mean_s",
+        "shuttle trip time",
+        "s",
+        "lower",
+        "wait plus time on board of an average rider served",
+        per_fleet=True,
+    ),
+    Kpi(
+        "shuttle_wait_promise_broken_share",
+        "shuttle wait promise broken",
+        "share",
+        "lower",
+        "share of on-demand riders served who waited longer than the fleet's max_wait",
+        per_fleet=True,
+    ),
+    Kpi(
+        "shuttle_detour_promise_broken_share",
+        "shuttle detour promise broken",
+        "share",
+        "lower",
+        "share of on-demand riders served whose ride took longer than max_detour times a "
+        "direct ride (learned edge times, signal waits included, plus the drop-off)",
+        per_fleet=True,
+    ),
+    Kpi(
+        "shuttle_detour_ratio_learned_mean",
+        "shuttle detour ratio (learned)",
+        "ratio",
+        "lower",
+        "average ride time over a direct ride on the learned edge times (signal waits "
+        "included) plus the drop-off: 1 = as fast as riding alone",
+        per_fleet=True,
+    ),
     # one per load seen (0 riders up to the most on board); {load} reads as the riders
     Kpi(
         "shuttle_km_share_load_{load}",
@@ -452,7 +536,35 @@ def _summary(
     for load in range(max_load + 1):
         share = sum(f.get(f"km_load_{load}", 0.0) for f in fleet_rows)
         kpis[f"shuttle_km_share_load_{load}"] = share / sampled if sampled else math.nan
+    kpis.update(_promise_kpis(served, fleet_rows, km, sampled, max_load))
     return kpis
+
+
+def _promise_kpis(
+    served: list[dict[str, Any]],
+    fleet_rows: list[dict[str, Any]],
+    km: float,
+    sampled: float,
+    max_load: int,
+) -> dict[str, float]:
+    """Occupancy (FleetPy's and MATSim-DRT's headline), km per ride, rider time, promises."""
+    pkm = sum(
+        load * f.get(f"km_load_{load}", 0.0) for f in fleet_rows for load in range(max_load + 1)
+    )
+    rider_s = [r["wait_s"] + r["in_vehicle_s"] for r in served]
+    waits = [r["wait_kept"] for r in served if r["wait_kept"] is not None]
+    learned = np.array([r["detour_ratio_learned"] for r in served])
+    learned = learned[np.isfinite(learned)]
+    detours = [r["detour_kept"] for r in served if r["detour_kept"] is not None]
+    return {
+        "shuttle_occupancy_mean": pkm / sampled if sampled else math.nan,
+        "shuttle_vehicle_km_per_served": km / len(served) if served else math.nan,
+        "shuttle_rider_time_total_h": sum(rider_s) / 3600.0,
+        "shuttle_rider_time_mean_s": _stat(np.array(rider_s), np.mean),
+        "shuttle_wait_promise_broken_share": _stat(np.array(waits), lambda k: 1.0 - np.mean(k)),
+        "shuttle_detour_promise_broken_share": _stat(np.array(detours), lambda k: 1.0 - np.mean(k)),
+        "shuttle_detour_ratio_learned_mean": _stat(learned, np.mean),
+    }
 
 
 def _stat(values: np.ndarray, fn: Any) -> float:

@@ -17,8 +17,9 @@ from typing import Any
 
 from mobility.config import ScenarioSpec
 from mobility.errors import SimulationError
+from mobility.shuttles.learned import EdgeTimes
 from mobility.shuttles.spec import OnDemandService, taxi_groups
-from mobility.sim.engine import Engine
+from mobility.sim.engine import Engine, variable
 
 SAMPLE_PERIOD = 5.0  # s between samples of odometer and load
 
@@ -44,6 +45,13 @@ class FleetMonitor:
         # person -> direct time (s) origin -> destination when first seen waiting, on the
         # travel-time table the dispatcher uses (current edge speeds): the detour's base
         self.direct_now: dict[str, float] = {}
+        # person -> direct time (s) on the learned edge times (signal waits included) plus
+        # the drop-off: what a direct ride would take; the base of the detour promise
+        self.direct_learned: dict[str, float] = {}
+        self.learned = {
+            name: EdgeTimes(graph.length, graph.speed, fleet.vehicle.max_speed)
+            for name, fleet in self.on_demand.items()
+        }
         self.dispatchers: dict[str, Any] = {}
         # SUMO 1.28 cannot remove a rider waiting in a taxi group (see taxi_groups): such
         # rejections are recorded, and the rider stays (a shuttle may still fetch them)
@@ -52,9 +60,32 @@ class FleetMonitor:
             if fleet.dispatcher == "mobility":
                 from mobility.shuttles.dispatcher import MobilityDispatcher
 
-                self.dispatchers[name] = MobilityDispatcher(fleet, fleets[name], graph)
+                self.dispatchers[name] = MobilityDispatcher(
+                    fleet, fleets[name], graph, self.learned[name], self._zones(name)
+                )
+
+    def _zones(self, fleet: str) -> dict[str, list[str]]:
+        """The riders' zones whose flows this fleet serves (rebalancing's targets)."""
+        riders = self.spec.riders
+        if riders is None:
+            return {}
+        default = riders.fleet or self.spec.shuttles[0].name
+        used = {
+            z
+            for f in riders.flows
+            if (f.fleet or default) == fleet
+            for z in (f.origin, f.destination)
+        }
+        return {z: riders.zones[z] for z in used}
 
     def attach(self, engine: Engine) -> None:
+        if self.learned:
+            names = (
+                "LAST_STEP_MEAN_SPEED",
+                "LAST_STEP_VEHICLE_NUMBER",
+                "LAST_STEP_VEHICLE_HALTING_NUMBER",
+            )
+            engine.subscribe("edge", self.graph.edges, [variable(n) for n in names])
         engine.every(SAMPLE_PERIOD, self.sample, first=self.spec.begin + SAMPLE_PERIOD)
         for name, fleet in self.on_demand.items():
             engine.every(
@@ -64,7 +95,12 @@ class FleetMonitor:
             )
 
     def sample(self, engine: Engine) -> None:
-        """Attribute the distance driven since the last sample to the load carried."""
+        """Attribute the distance driven since the last sample to the load carried; feed
+        the edges' speeds to the learned travel times."""
+        if self.learned:
+            edges = engine.values("edge")  # [edge, (mean speed, vehicles, halting)]
+            for learner in self.learned.values():
+                learner.observe(edges[:, 1], edges[:, 0], edges[:, 2], SAMPLE_PERIOD)
         for vid, (odo, persons, edge) in engine.vehicle_states(self.vehicles).items():
             if edge and not edge.startswith(":"):
                 self.edge[vid] = edge
@@ -121,11 +157,17 @@ class FleetMonitor:
             engine.edge_speeds(self.graph.edges), fleet.vehicle.max_speed
         )
         times = self.graph.times("taxi", speeds)
+        learned = self.learned[fleet.name].speeds()
+        v = fleet.vehicle  # a direct ride pulls away, brakes and drops off once
+        stop = v.max_speed / (2 * v.accel) + v.max_speed / (2 * v.decel) + fleet.dropoff_duration
+        learned_times = self.graph.times("taxi", learned, signal_waits=True)
         for res in new:
             if self.graph.has_edge(res["from"]) and self.graph.has_edge(res["to"]):
                 direct = self.graph.mid_time(times, speeds, res["from"], res["to"])
+                ride = self.graph.mid_time(learned_times, learned, res["from"], res["to"])
                 for person in res["persons"]:
                     self.direct_now.setdefault(person, direct)
+                    self.direct_learned.setdefault(person, ride + stop)
 
     def _reject(self, engine: Engine, res: dict[str, Any], now: float, reason: str) -> None:
         present = set(engine.person_ids())

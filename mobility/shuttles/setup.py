@@ -29,6 +29,7 @@ import numpy as np
 from mobility.config import ScenarioSpec
 from mobility.errors import SpecError
 from mobility.network.net import Network
+from mobility.shuttles.reachability import Kept, Places, check_reachable
 from mobility.shuttles.spec import LineService, OnDemandService, RidersSpec, ServiceArea, taxi_line
 from mobility.sim.engine import Engine
 from mobility.sim.parts import RunContext, SumoInputs
@@ -123,12 +124,14 @@ def prepare_shuttles(spec: ScenarioSpec, *, network: Network, folder: Path) -> S
     stop_edges: dict[str, tuple[str, float]] = {}
     areas: dict[str, set[str]] = {}  # fleet -> edges of its service area (if it has one)
     algos = {f.dispatcher for f in spec.shuttles if isinstance(f, OnDemandService)}
+    vclasses: dict[str, str] = {}
     for index, fleet in enumerate(spec.shuttles):
         where = f"shuttles.{index}"
         vclass = fleet.vehicle.vehicle_class or (
             "bus" if isinstance(fleet, LineService) else "taxi"
         )
         graph.check_vclass(vclass, f"{where}.vehicle.vehicle_class")
+        vclasses[fleet.name] = vclass
         types_xml.append(_vtype_xml(fleet, vclass))
         if isinstance(fleet, LineService):
             ids, xml = _line(spec, fleet, graph, vclass, where, stops_xml, stop_edges)
@@ -139,8 +142,9 @@ def prepare_shuttles(spec: ScenarioSpec, *, network: Network, folder: Path) -> S
                 areas[fleet.name] = area
         setup.fleets[fleet.name] = ids
         elements.extend(xml)
+    kept = _reachable(spec, graph, vclasses)
     if spec.riders is not None:
-        reqs, xml = _riders(spec, spec.riders, graph, stop_edges, areas)
+        reqs, xml = _riders(spec, spec.riders, graph, stop_edges, areas, kept)
         setup.requests = reqs
         elements.extend(xml)
     elements.sort(key=lambda e: e[0])
@@ -195,7 +199,13 @@ def _vtype_xml(fleet: LineService | OnDemandService, vclass: str) -> str:
         # SUMO's own idling: "stop" where the last rider left, "randomCircling", or
         # "taxistand": back to the nearest of the fleet's depots (parkingAreas listed by a
         # rerouter, see :func:`_depot_stands`; parking.ignoreDest picks the nearest one)
-        idle = {"stay": "stop", "depot": "taxistand", "circle": "randomCircling"}[fleet.idle]
+        idle = {
+            "stay": "stop",
+            "depot": "taxistand",
+            "circle": "randomCircling",
+            "rebalance": "stop",
+        }
+        idle = idle[fleet.idle]
         params = (
             '    <param key="has.taxi.device" value="true"/>\n'
             f'    <param key="device.taxi.idle-algorithm" value="{idle}"/>\n'
@@ -380,12 +390,43 @@ def _split(size: int, given: list[int | None], where: str) -> list[int]:
     return out
 
 
+def _reachable(spec: ScenarioSpec, graph: Any, vclasses: dict[str, str]) -> dict[str, Kept]:
+    """Per on-demand fleet: depots and rider edges mutually reachable for its vehicle class
+    (:mod:`mobility.shuttles.reachability`); the rider edges dropped, if asked to."""
+    riders = spec.riders
+    default = (riders.fleet if riders else None) or spec.shuttles[0].name
+    kept: dict[str, Kept] = {}
+    for i, fleet in enumerate(spec.shuttles):
+        if not isinstance(fleet, OnDemandService):
+            continue
+        places = Places()
+        for j, depot in enumerate(fleet.depots):
+            places.depots[f"shuttles.{i}.depots.{j}.edge"] = [depot.edge]
+        if riders is not None:
+            for flow in riders.flows:
+                if (flow.fleet or default) == fleet.name:
+                    for zone in (flow.origin, flow.destination):
+                        places.riders[f"riders.zones.{zone}"] = riders.zones[zone]
+            for k, trip in enumerate(riders.trips):
+                if (trip.fleet or default) == fleet.name:
+                    places.riders[f"riders.trips.{k}"] = [trip.origin, trip.destination]
+        for group in (places.depots, places.riders):  # unknown edges: named by _riders
+            for where in list(group):
+                group[where] = [e for e in group[where] if graph.has_edge(e)]
+        drop = riders is not None and riders.unreachable == "drop"
+        kept[fleet.name] = check_reachable(
+            graph, vclasses[fleet.name], fleet.name, places, drop=drop
+        )
+    return kept
+
+
 def _riders(
     spec: ScenarioSpec,
     riders: RidersSpec,
     graph: Any,
     stop_edges: dict[str, tuple[str, float]],
     areas: dict[str, set[str]],
+    kept: dict[str, Kept],
 ) -> tuple[list[Request], list[tuple[float, str]]]:
     """Rider requests and their SUMO persons; a request from or to an edge outside its
     fleet's service area is recorded as rejected (``outside_service_area``), not simulated."""
@@ -413,19 +454,38 @@ def _riders(
     requests: list[Request] = []
     xml: list[tuple[float, str]] = []
     times: list[tuple[float, str, str, str]] = []
+    zones: dict[tuple[str, str], list[str]] = {}  # (fleet, zone) -> edges kept
     for flow in riders.flows:
+        name = flow.fleet or default
+        for zone in (flow.origin, flow.destination):
+            dropped = kept[name] if name in kept else Kept()
+            members = [
+                m for m in riders.zones[zone] if not dropped.drops(f"riders.zones.{zone}", m)
+            ]
+            if not members:
+                msg = (
+                    f"field `riders.zones.{zone}`: every edge of the zone was dropped as "
+                    f"unreachable for fleet {name!r}; give it edges the shuttles can serve"
+                )
+                raise SpecError(msg)
+            zones[(name, zone)] = members
+    for flow in riders.flows:
+        name = flow.fleet or default
         slices = len(profile)
         for s in range(slices):
             lo = spec.begin + span * s / slices
             rate = flow.per_hour * profile[s] / 3600.0
             n = rng.poisson(rate * span / slices)
             for t in np.sort(rng.uniform(lo, lo + span / slices, n)):
-                o = str(rng.choice(riders.zones[flow.origin]))
-                d = str(rng.choice(riders.zones[flow.destination]))
-                times.append((float(t), o, d, flow.fleet or default))
+                o = str(rng.choice(zones[(name, flow.origin)]))
+                d = str(rng.choice(zones[(name, flow.destination)]))
+                times.append((float(t), o, d, name))
     for i, trip in enumerate(riders.trips):
         for end, where in ((trip.origin, "from"), (trip.destination, "to")):
             check(end, trip.fleet or default, f"riders.trips.{i}.{where}")
+        dropped = kept.get(trip.fleet or default, Kept())
+        if any(dropped.drops(f"riders.trips.{i}", e) for e in (trip.origin, trip.destination)):
+            continue
         times.append((trip.at, trip.origin, trip.destination, trip.fleet or default))
     times.sort()
     depart_pos: dict[str, float] = {}

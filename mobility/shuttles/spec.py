@@ -112,10 +112,12 @@ class OnDemandService(StrictModel):
         description="edges, or {polygon: [[x, y], ...], coords: xy|lonlat}; default: all. "
         "Requests from or to an edge outside it are rejected (outside_service_area)",
     )
-    idle: Literal["stay", "depot", "circle"] = Field(
+    idle: Literal["stay", "depot", "circle", "rebalance"] = Field(
         "stay",
         description="idle shuttles: stay where the last rider left, drive back to the nearest "
-        "depot (SUMO's taxistand idling), or circle (SUMO's randomCircling)",
+        "depot (SUMO's taxistand idling), circle (SUMO's randomCircling), or rebalance "
+        "(dispatcher 'mobility' only: toward the riders' zones in proportion to the request "
+        "rates learned during the run)",
     )
     max_wait: float = Field(600.0, gt=0, description="s a rider waits at most")
     max_detour: float = Field(2.0, ge=1.0, description="ride time / direct time at most")
@@ -129,11 +131,21 @@ class OnDemandService(StrictModel):
     )
     dispatcher: str = "greedy"
     dispatch_period: float = Field(30.0, gt=0, description="s between dispatch rounds")
+    travel_times: Literal["learned", "current"] = Field(
+        "learned",
+        description="what dispatcher 'mobility' plans on: learned (edge times smoothed over "
+        "the run, signal and junction waits included, plus each stop's time; promises "
+        "planned without slack) or current (the last step's edge speeds, no waits, 60 s "
+        "slack on the ride limit: the planning before issue 19, kept for comparison)",
+    )
 
     @model_validator(mode="after")
     def _known_dispatcher(self) -> OnDemandService:
         if self.dispatcher not in DISPATCHERS:
             msg = f"unknown dispatcher {self.dispatcher!r}; use one of {', '.join(DISPATCHERS)}"
+            raise ValueError(msg)
+        if self.idle == "rebalance" and self.dispatcher != "mobility":
+            msg = "idle: rebalance needs dispatcher: mobility (SUMO's cannot move idle taxis)"
             raise ValueError(msg)
         if isinstance(self.service_area, list) and not self.service_area:
             raise ValueError("service_area has no edges; list its edges or leave it out")
@@ -184,6 +196,12 @@ class RidersSpec(StrictModel):
     trips: list[RiderTrip] = Field([], description="given requests, besides the flows")
     profile: list[Annotated[float, Field(ge=0)]] = Field([1.0], min_length=1)
     until: float | None = Field(None, gt=0, description="s; last request time")
+    unreachable: Literal["error", "drop"] = Field(
+        "error",
+        description="zone or trip edges a shuttle cannot serve and come back from (outside "
+        "the strongly connected part of the net holding the depots): stop with an error "
+        "naming them, or drop them with a warning",
+    )
 
     @model_validator(mode="after")
     def _zones_known(self) -> RidersSpec:

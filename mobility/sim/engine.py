@@ -380,6 +380,18 @@ class Engine:
         """Give a taxi its whole remaining plan: reservation ids in stop order."""
         self._api.vehicle.dispatchTaxi(vehicle, list(reservations))
 
+    def send_idle_taxi(self, vehicle: str, edge: str, pos: float, lane: int) -> None:
+        """Move an idle taxi to wait at ``pos`` on lane ``lane`` of ``edge`` (rebalancing).
+
+        SUMO's idling re-adds a stop to a taxi left without one, so the new parking stop is
+        put after its idling stop first and the idling stop dropped second.
+        """
+        api = self._api.vehicle
+        where = 1 if api.getStops(vehicle) else 0
+        api.insertStop(vehicle, where, edge, pos=pos, laneIndex=lane, duration=1e6, flags=1)
+        if where:
+            api.replaceStop(vehicle, 0, "")
+
     def remove_person(self, person: str) -> None:
         """Take a rider out of the simulation (a rejected request)."""
         self._api.person.remove(person)
