@@ -107,5 +107,5 @@ def test_cpu_picks_dijkstra_and_bad_backends_are_refused():
 
 def test_unreachable_trips_are_refused_by_the_dijkstra_backend():
     demand = np.array([[0.0, 0.0], [7.0, 0.0]])  # nothing leads from node 1 to node 0
-    with pytest.raises(DemandError, match="7 trips have no path, e.g. from zone 2 to zone 1"):
+    with pytest.raises(DemandError, match=r"7 trips have no path, e\.g\. from zone 2 to zone 1"):
         user_equilibrium(two_roads(), demand, backend="dijkstra")
