@@ -17,6 +17,7 @@ over thousands of links. The shortest-path trees may be float32 (see ``user_equi
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections.abc import Callable
 
@@ -316,6 +317,7 @@ def user_equilibrium(
     progress_every: int = 10,
     tree_precision: str = "auto",
     backend: str = "auto",
+    workers: int | None = None,
 ) -> Equilibrium:
     """Assign the OD matrix ``demand`` ``(Z, Z)`` to user equilibrium with BPR link costs.
 
@@ -334,6 +336,8 @@ def user_equilibrium(
     the batched Bellman-Ford of :mod:`~mobility.core.routing.paths`; "auto" picks Dijkstra
     when JAX's default device is a CPU (its cost does not grow with the trees' hop depth)
     and Bellman-Ford on an accelerator (data-parallel). Both give the same iterates.
+    ``workers``: processes the Dijkstra backend spreads its loads over (default: the cores
+    this process may use, on networks big enough to pay for starting them; 1 on others).
     """
     if algorithm not in ALGORITHMS:
         msg = f"unknown assignment algorithm {algorithm!r}; choose one of {', '.join(ALGORITHMS)}"
@@ -355,6 +359,7 @@ def user_equilibrium(
             zone_labels=zone_labels,
             progress=progress,
             progress_every=progress_every,
+            workers=workers,
         )
     if backend != "bellman-ford":
         raise ValueError(f"backend must be auto, dijkstra or bellman-ford, not {backend!r}")
@@ -396,21 +401,32 @@ def _host_equilibrium(
     arrays: NetworkArrays, demand: np.ndarray, *, algorithm: str, weights: tuple, **options
 ) -> Equilibrium:
     """:func:`user_equilibrium` on the CPU backend (numpy loop, scipy Dijkstra)."""
-    from mobility.core.routing.dijkstra import host_graph
+    from mobility.core.routing import dijkstra
     from mobility.core.routing.host_loop import frank_wolfe
 
     costs, origins, trips = _costs_and_trips(arrays, demand, *weights)
     labels = options.pop("zone_labels")
+    workers = options.pop("workers")
 
     def check(path_cost: np.ndarray) -> None:
         stranded = np.where(np.isinf(path_cost), trips, 0.0)
         _refuse_lost(float(stranded.sum()), int(np.argmax(stranded)), origins, trips, labels)
 
     start = time.perf_counter()
-    done = frank_wolfe(
-        costs, host_graph(arrays), origins, trips, top_level=ALGORITHMS[algorithm],
-        check=check, **options,
-    )  # fmt: skip
+    graph = dijkstra.host_graph(arrays)
+    if workers is None:
+        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+        workers = workers if dijkstra.parallel_worth_it(graph, len(origins), workers) else 1
+    level = ALGORITHMS[algorithm]
+    if workers > 1:
+        with dijkstra.ParallelLoader(graph, origins, trips, workers) as load:
+            done = frank_wolfe(costs, load, top_level=level, check=check, **options)
+    else:
+
+        def load(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return dijkstra.host_all_or_nothing(graph, cost, origins, trips)
+
+        done = frank_wolfe(costs, load, top_level=level, check=check, **options)
     seconds = time.perf_counter() - start
     p = Problem(graph=None, costs=costs, origins=origins, trips=trips)
     state = {"flow": done.flow, "gap": done.gap, "iteration": done.iterations}

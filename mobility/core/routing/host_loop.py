@@ -18,7 +18,6 @@ from collections.abc import Callable
 import numpy as np
 
 from mobility.core.routing.cost import LinkCosts, cost_derivative, generalized_cost
-from mobility.core.routing.dijkstra import HostGraph, host_all_or_nothing
 
 _LINE_SEARCH_TOL = 1e-12
 _LINE_SEARCH_STEPS = 64
@@ -57,9 +56,7 @@ def line_search(costs: LinkCosts, flow: np.ndarray, move: np.ndarray) -> float:
 
 def frank_wolfe(
     costs: LinkCosts,
-    graph: HostGraph,
-    origins: np.ndarray,
-    trips: np.ndarray,
+    load: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
     *,
     gap: float,
     max_iterations: int,
@@ -70,6 +67,8 @@ def frank_wolfe(
 ) -> HostResult:
     """Improve the flows until their relative gap is at most ``gap`` or ``max_iterations``.
 
+    ``load(cost)``: link flows and path costs ``(O, Z)`` of an all-or-nothing load (see
+    :func:`~mobility.core.routing.dijkstra.host_all_or_nothing`).
     ``top_level``: 0 FW, 1 CFW, 2 BFW. ``check(path_costs)`` sees the free-flow path costs
     ``(O, Z)`` once, to refuse unreachable trips.
     """
@@ -81,7 +80,7 @@ def frank_wolfe(
     with np.errstate(divide="ignore", invalid="ignore"):  # 0 ** negative: masked, as in JAX
         while True:
             cost = generalized_cost(costs, flow)
-            y, path_cost = host_all_or_nothing(graph, cost, origins, trips)
+            y, path_cost = load(cost)
             if k == 0:
                 check(path_cost)
                 flow, s1, k = y, y, 1  # x_0 = 0 must move all the way: all trips travel
