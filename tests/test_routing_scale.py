@@ -109,3 +109,29 @@ def test_unreachable_trips_are_refused_by_the_dijkstra_backend():
     demand = np.array([[0.0, 0.0], [7.0, 0.0]])  # nothing leads from node 1 to node 0
     with pytest.raises(DemandError, match=r"7 trips have no path, e\.g\. from zone 2 to zone 1"):
         user_equilibrium(two_roads(), demand, backend="dijkstra")
+
+
+def test_worker_processes_give_the_serial_answer_and_progress_is_reported():
+    net = from_tntp(TNTP / "SiouxFalls")
+    seen = []
+    runs = {
+        workers: user_equilibrium(
+            net.arrays,
+            net.demand,
+            gap=1e-3,
+            backend="dijkstra",
+            workers=workers,
+            progress=lambda k, gap: seen.append((k, gap)),
+            progress_every=5,
+        )
+        for workers in (1, 2)
+    }
+    serial, parallel = runs[1], runs[2]
+    assert serial.iterations == parallel.iterations
+    np.testing.assert_allclose(parallel.flow, serial.flow, rtol=1e-9, atol=1e-6)
+    # reported at iterations 1, 6, 11, ... and at the end, with the gaps of those iterates
+    first_run = seen[: len(seen) // 2]
+    assert [k for k, _ in first_run[:-1]] == list(range(1, serial.iterations, 5))
+    assert first_run[-1] == (serial.iterations, serial.gap)
+    for k, gap in first_run:
+        assert gap == serial.gaps[k - 1]

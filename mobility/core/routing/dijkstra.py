@@ -17,6 +17,7 @@ between the same two nodes collapse to the cheapest one under the current costs.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import pickle
 from typing import TYPE_CHECKING
@@ -257,11 +258,15 @@ class ParallelLoader:
     def __enter__(self) -> ParallelLoader:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: type | None, *exc: object) -> None:
         for worker in self._workers:
-            worker.stdin.close()  # the worker's loop ends at end of input
+            if kind is not None:  # interrupted or failed: stop the workers mid-load
+                worker.kill()
+            with contextlib.suppress(BrokenPipeError):
+                worker.stdin.close()  # else the worker's loop ends at the end of its input
         for worker in self._workers:
             worker.wait()
+            worker.stdout.close()
 
 
 def parallel_worth_it(g: HostGraph, n_origins: int, workers: int) -> bool:
