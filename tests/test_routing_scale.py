@@ -135,3 +135,44 @@ def test_worker_processes_give_the_serial_answer_and_progress_is_reported():
     assert first_run[-1] == (serial.iterations, serial.gap)
     for k, gap in first_run:
         assert gap == serial.gaps[k - 1]
+
+
+def overlapping_routes():
+    """Zones 1, 2 (nodes 0, 1) to zone 3 (node 2): two routes each, sharing link 4 -> 2."""
+    return network_arrays(
+        tail=[0, 0, 1, 1, 3, 4],
+        head=[3, 4, 3, 4, 2, 2],
+        free_flow_time=[2.0, 1.0, 1.0, 3.0, 1.0, 2.0],
+        capacity=[10.0, 15.0, 20.0, 10.0, 30.0, 25.0],
+        n_nodes=5,
+        zone_node=[0, 1, 2],
+    )
+
+
+def test_gradient_projection_reaches_the_hand_worked_equilibrium():
+    from mobility.core.routing import gradient_projection
+
+    demand = np.array([[0.0, 30.0], [0.0, 0.0]])
+    result = gradient_projection(two_roads(), demand, gap=1e-12)
+    assert result.converged and result.gap <= 1e-12
+    np.testing.assert_allclose(result.flow, [70 / 3, 20 / 3], rtol=1e-9)
+
+
+def test_gradient_projection_agrees_with_bfw_where_paths_overlap():
+    from mobility.core.routing import gradient_projection
+
+    demand = np.zeros((3, 3))
+    demand[0, 2], demand[1, 2] = 40.0, 25.0
+    exact = gradient_projection(overlapping_routes(), demand, gap=1e-10)
+    bfw = user_equilibrium(overlapping_routes(), demand, gap=1e-9, max_iterations=5000)
+    assert exact.converged and exact.gap <= 1e-10 and bfw.converged
+    assert exact.objective == pytest.approx(bfw.objective, rel=1e-9)
+    assert exact.objective <= bfw.objective * (1 + 1e-12)  # the optimum is the lower one
+    np.testing.assert_allclose(exact.flow, bfw.flow, atol=1e-3)
+    assert exact.flow[0] + exact.flow[1] == pytest.approx(40.0)  # zone 1 sends 40
+    assert exact.flow[4] + exact.flow[5] == pytest.approx(65.0)  # all trips reach zone 3
+    # equal cost on every used route of an OD pair: zone 1 by 0-3-2 and 0-4-2
+    t = 1 + 0.15 * (exact.flow / np.array([10.0, 15.0, 20.0, 10.0, 30.0, 25.0])) ** 4
+    fft = np.array([2.0, 1.0, 1.0, 3.0, 1.0, 2.0])
+    time_ = fft * t
+    assert time_[0] + time_[4] == pytest.approx(time_[1] + time_[5], rel=1e-7)
