@@ -18,6 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from mobility.core.routing.cost import LinkCosts, cost_derivative, generalized_cost
+from mobility.core.routing.directions import target_weights
 
 _LINE_SEARCH_TOL = 1e-12
 _LINE_SEARCH_STEPS = 64
@@ -72,8 +73,6 @@ def frank_wolfe(
     ``top_level``: 0 FW, 1 CFW, 2 BFW. ``check(path_costs)`` sees the free-flow path costs
     ``(O, Z)`` once, to refuse unreachable trips.
     """
-    from mobility.core.routing.equilibrium import target_weights  # one module each way
-
     zero = np.zeros_like(costs.capacity)
     flow, s1, s2 = zero, zero, zero
     step, level, k, gaps = 1.0, 0, 0, []
