@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import pickle
 from typing import TYPE_CHECKING
 
@@ -234,8 +235,11 @@ class ParallelLoader:
 
         chunks = [c for c in np.array_split(np.arange(len(origins)), workers) if c.size]
         command = [sys.executable, "-m", __name__]
+        # the workers import this module as the caller does, whatever put it on sys.path
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         self._workers = [
-            subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE) for _ in chunks
+            subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+            for _ in chunks
         ]
         for worker, chunk in zip(self._workers, chunks, strict=True):
             pickle.dump((g, origins[chunk], trips[chunk]), worker.stdin, protocol=5)
