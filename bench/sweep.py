@@ -1,15 +1,24 @@
 """Benchmark: 8 runs of one scenario, sequential in one process vs a sweep on local Ray.
 
 Reference: the same 8 runs (the scenario with seeds 1..8) called one after another through
-``run_scenario`` in this process. Candidate: ``run_sweep`` on a local Ray with ``--cpus``
-CPUs (default 2). Networks and demand are built into a fresh cache before either is timed,
-so both measure simulation plus the run's own work (tables, KPIs, files).
+``run_scenario``. Candidate: ``run_sweep`` on a local Ray with ``--cpus`` CPUs (default 2).
+Networks and demand are built into a fresh cache before either is timed, so both measure
+simulation plus the run's own work (tables, KPIs, files).
 
-Prints the speed-up (with and without Ray's start-up) and the scheduling overhead per run:
-the time the sweep takes beyond a perfect split of the sequential work over the CPUs,
-per run and CPU slot.
+Both sides are measured alike (issue 20: the sequential side used to run first and cold
+against warmed Ray workers):
+- cold, once each: a new Python process running the 8 runs (imports included) against
+  ``ray.init`` + worker start-up + the sweep, measured right after one another;
+- warm, ``--pairs`` times interleaved (sequential, sweep, sequential, sweep, ...): the
+  sequential side in this process after one untimed warm-up run (run path imported, as in
+  the Ray workers), the sweep on the already started workers.
+
+Prints each pair's speed-up, the median, and the scheduling overhead per run: the time the
+sweep takes beyond a perfect split of the same pair's sequential time over the CPUs, per run
+and CPU slot.
 
     python bench/sweep.py [--scenario experiments/quickstart.yaml] [--runs 8] [--cpus 2]
+                          [--pairs 3]
 """
 
 from __future__ import annotations
@@ -18,6 +27,8 @@ import argparse
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,6 +43,7 @@ def main() -> None:
     parser.add_argument("--scenario", default=str(ROOT / "experiments" / "quickstart.yaml"))
     parser.add_argument("--runs", type=int, default=8)
     parser.add_argument("--cpus", type=int, default=2)
+    parser.add_argument("--pairs", type=int, default=3)
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-sweep-"))
@@ -59,13 +71,7 @@ def main() -> None:
     for run in plan.runs:  # warm the cache: both sides then measure the runs alone
         build_demand(run.spec, scenario_network(run.spec))
 
-    seq_times = []
-    seq_started = time.perf_counter()
-    for run in plan.runs:
-        t = time.perf_counter()
-        run_scenario(run.spec, work / "sequential")
-        seq_times.append(time.perf_counter() - t)
-    sequential = time.perf_counter() - seq_started
+    cold_sequential = _sequential_in_new_process(sweep_file, work / "cold")
 
     # as run_sweep does for a local Ray it starts: workers at normal priority (Ray: nice 15)
     os.environ.setdefault("RAY_worker_niceness", "0")
@@ -83,30 +89,70 @@ def main() -> None:
     _start_workers(ray, args.cpus)
     workers_start = time.perf_counter() - t
     t = time.perf_counter()
-    report = run_sweep(plan, work / "sweep", progress=False)
-    swept = time.perf_counter() - t
-    ray.shutdown()
+    report = run_sweep(plan, work / "sweep-cold", progress=False)
+    cold_sweep = time.perf_counter() - t + ray_start + workers_start
     assert report.ok == args.runs, report
 
+    run_scenario(plan.runs[0].spec, work / "warm-up")  # the run path imported here too
+    pairs = []
+    for i in range(args.pairs):
+        t = time.perf_counter()
+        for run in plan.runs:
+            run_scenario(run.spec, work / f"sequential-{i}")
+        sequential = time.perf_counter() - t
+        t = time.perf_counter()
+        report = run_sweep(plan, work / f"sweep-{i}", progress=False)
+        pairs.append((sequential, time.perf_counter() - t))
+        assert report.ok == args.runs, report
+    ray.shutdown()
+
     n, cpus = args.runs, args.cpus
-    ideal = sequential / min(cpus, n)
-    overhead = (swept - ideal) * min(cpus, n) / n
+    slots = min(cpus, n)
+
+    def overhead(sequential: float, swept: float) -> float:
+        return (swept - sequential / slots) * slots / n
+
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+        f", load average {os.getloadavg()[0]:.1f} at the end (shared machine)"
     )
-    print(f"scenario: {args.scenario} x {n} seeds")
+    print(f"scenario: {args.scenario} x {n} seeds, {cpus} CPUs for Ray")
     print(
-        f"sequential in-process: {sequential:7.2f} s  "
-        f"(per run {statistics.mean(seq_times):.2f} s, min {min(seq_times):.2f}, "
-        f"max {max(seq_times):.2f})"
+        f"cold: sequential in a new process {cold_sequential:.2f} s | ray.init {ray_start:.2f} s"
+        f" + workers {workers_start:.2f} s + sweep = {cold_sweep:.2f} s | speed-up "
+        f"{cold_sequential / cold_sweep:.2f}x"
     )
-    print(f"ray.init ({cpus} CPUs): {ray_start:7.2f} s")
-    print(f"worker start-up (imports, once per worker): {workers_start:5.2f} s")
-    print(f"sweep on local Ray:    {swept:7.2f} s  (ideal {ideal:.2f} s on {cpus} CPUs)")
-    print(f"speed-up, sweep only:        {sequential / swept:5.2f}x")
-    once = ray_start + workers_start
-    print(f"speed-up, with ray.init and worker start-up: {sequential / (swept + once):5.2f}x")
-    print(f"scheduling overhead per run: {overhead:5.3f} s")
+    for i, (sequential, swept) in enumerate(pairs, 1):
+        print(
+            f"warm pair {i}: sequential {sequential:.2f} s | sweep {swept:.2f} s | speed-up "
+            f"{sequential / swept:.2f}x | overhead per run {overhead(sequential, swept):.3f} s"
+        )
+    speedups = [seq / swept for seq, swept in pairs]
+    print(
+        f"warm, median of {len(pairs)} pairs: speed-up {statistics.median(speedups):.2f}x "
+        f"(goal >= 1.8x), overhead per run "
+        f"{statistics.median(overhead(*p) for p in pairs):.3f} s (goal <= 0.1 s)"
+    )
+
+
+_SEQUENTIAL = """
+import sys, time
+start = time.perf_counter()
+from mobility.experiment import load_sweep
+from mobility.scenario import run_scenario
+from pathlib import Path
+for run in load_sweep(sys.argv[1]).runs:
+    run_scenario(run.spec, Path(sys.argv[2]))
+print(time.perf_counter() - start)
+"""
+
+
+def _sequential_in_new_process(sweep_file: Path, out: Path) -> float:
+    """The 8 runs one after another in a new Python process, its imports included."""
+    command = [sys.executable, "-c", _SEQUENTIAL, str(sweep_file), str(out)]
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    return time.perf_counter() - start
 
 
 def _start_workers(ray, cpus: int) -> None:

@@ -85,17 +85,22 @@ def test_conjugate_directions_need_fewer_iterations():
 
 
 def test_float64_trees_agree_with_float32_trees():
-    f32 = solve("SiouxFalls", tree_precision="float32")
-    f64 = solve("SiouxFalls", tree_precision="float64")
+    f32 = solve("SiouxFalls", tree_precision="float32", backend="bellman-ford")
+    f64 = solve("SiouxFalls", tree_precision="float64", backend="bellman-ford")
     assert f32.objective == pytest.approx(f64.objective, rel=1e-6)
 
 
 def test_progress_chunks_give_the_same_answer_and_compile_once():
     seen = []
     before = eq._iterate._cache_size()
-    chunked = solve("SiouxFalls", progress=lambda k, gap: seen.append((k, gap)), progress_every=7)
+    chunked = solve(
+        "SiouxFalls",
+        progress=lambda k, gap: seen.append((k, gap)),
+        progress_every=7,
+        backend="bellman-ford",
+    )
     assert eq._iterate._cache_size() <= before + 1  # shapes unchanged: at most one new trace
-    whole = solve("SiouxFalls")
+    whole = solve("SiouxFalls", backend="bellman-ford")
     assert chunked.iterations == whole.iterations
     np.testing.assert_allclose(chunked.flow, whole.flow, rtol=1e-12)
     assert seen[0][0] == 1 and seen[-1] == (chunked.iterations, chunked.gap)

@@ -54,7 +54,8 @@ def grid_scenario(routing: object = None, *, seed: int = 1, vph: float = 1500) -
 def test_path_flows_add_up_to_the_equilibrium_link_flows() -> None:
     net = from_tntp(ROOT / "networks" / "tntp" / "SiouxFalls")
     paths = path_equilibrium(net.arrays, net.demand, algorithm="bfw", gap=1e-4)
-    ue = user_equilibrium(net.arrays, net.demand, algorithm="bfw", gap=1e-4)
+    # the same iterates as the path flows: the same (Bellman-Ford) trees and tie-breaking
+    ue = user_equilibrium(net.arrays, net.demand, algorithm="bfw", gap=1e-4, backend="bellman-ford")
     load = np.zeros(net.arrays.n_links)
     for links, flow in zip(paths.links, paths.flow, strict=True):
         load[list(links)] += flow

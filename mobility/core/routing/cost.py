@@ -36,11 +36,18 @@ def generalized_cost(costs: LinkCosts, flow: jax.Array) -> jax.Array:
     return travel_time(costs, flow) + costs.fixed
 
 
+def array_module(*arrays: jax.Array | np.ndarray):  # -> module
+    """``jax.numpy`` for JAX arrays and tracers, ``numpy`` for host arrays: the host solver
+    loop (:mod:`~mobility.core.routing.host_loop`) shares these formulas without JAX."""
+    return jnp if any(isinstance(a, jax.Array) for a in arrays) else np
+
+
 def cost_derivative(costs: LinkCosts, flow: jax.Array) -> jax.Array:
     """d(travel time)/d(flow) ``(E,)``: the diagonal Hessian of the Beckmann objective."""
+    xp = array_module(flow, costs.power)
     ratio = flow / costs.capacity
     # ratio ** (power - 1) is 0 ** negative at zero flow when power < 1: take the limit 0
-    slope = jnp.where(ratio > 0, ratio ** (costs.power - 1.0), jnp.where(costs.power == 1, 1, 0))
+    slope = xp.where(ratio > 0, ratio ** (costs.power - 1.0), xp.where(costs.power == 1, 1, 0))
     return costs.free_flow_time * costs.alpha * costs.power / costs.capacity * slope
 
 

@@ -17,6 +17,7 @@ over thousands of links. The shortest-path trees may be float32 (see ``user_equi
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections.abc import Callable
 
@@ -32,12 +33,12 @@ from mobility.core.routing.cost import (
     generalized_cost,
     travel_time,
 )
+from mobility.core.routing.directions import target_weights
 from mobility.core.routing.graph import RoutingGraph, routing_graph
 from mobility.core.routing.loading import all_or_nothing
 from mobility.errors import DemandError
 
 ALGORITHMS = {"fw": 0, "cfw": 1, "bfw": 2}  # the highest conjugacy level each may use
-_MAX_CONJUGATE = 0.99999  # CFW weight cap: at 1 the target would stop moving
 _LINE_SEARCH_TOL = 1e-12
 _LINE_SEARCH_STEPS = 64
 
@@ -102,6 +103,20 @@ def problem(
     tree_dtype: str = "float64",
 ) -> Problem:
     """A :class:`Problem` (host-side): origins are the zones that send trips to other zones."""
+    costs, origins, trips = _costs_and_trips(arrays, demand, toll_factor, distance_factor)
+    return Problem(
+        graph=routing_graph(arrays),
+        costs=costs,
+        origins=origins,
+        trips=trips,
+        tree_dtype=tree_dtype,
+    )
+
+
+def _costs_and_trips(
+    arrays: NetworkArrays, demand: np.ndarray, toll_factor: float, distance_factor: float
+) -> tuple[LinkCosts, np.ndarray, np.ndarray]:
+    """Host-side link costs, origins ``(O,)`` and their trips ``(O, Z)``; bad demand refused."""
     trips = np.array(demand, dtype=np.float64)
     if trips.shape != (arrays.n_zones, arrays.n_zones):
         msg = (
@@ -125,13 +140,7 @@ def problem(
         power=np.asarray(arrays.power, dtype=np.float64),
         fixed=np.where(np.asarray(arrays.link_mask), fixed, 0.0),
     )
-    return Problem(
-        graph=routing_graph(arrays),
-        costs=costs,
-        origins=origins,
-        trips=trips[origins],
-        tree_dtype=tree_dtype,
-    )
+    return costs, origins, trips[origins]
 
 
 def relative_gap(cost: jax.Array, flow: jax.Array, aon: jax.Array) -> jax.Array:
@@ -211,32 +220,6 @@ def line_search(costs: LinkCosts, flow: jax.Array, move: jax.Array) -> jax.Array
     return jnp.where(slope(one) <= 0, one, jnp.clip(t, lo, hi))
 
 
-def target_weights(
-    costs: LinkCosts, x: jax.Array, y: jax.Array, s1: jax.Array, s2: jax.Array, tau: jax.Array
-) -> tuple[tuple[jax.Array, ...], tuple[jax.Array, ...]]:
-    """Weights of ``(y, s1, s2)`` in the conjugate and bi-conjugate targets.
-
-    Mitradjieva and Lindberg (2013): ``y`` is the new all-or-nothing load, ``s1``/``s2`` the
-    last two targets, ``tau`` the last step. Shared with the path-flow assignment, whose
-    path weights follow the same combinations.
-    """
-    h = cost_derivative(costs, x)  # diagonal Hessian of the objective at x
-
-    def ratio(num: jax.Array, den: jax.Array) -> jax.Array:
-        return jnp.where(den != 0, num / jnp.where(den != 0, den, 1.0), 0.0)
-
-    # CFW: s = a s1 + (1 - a) y with (s - x)ᵀH(s1 - x) = 0
-    p, q = s1 - x, y - x
-    a = jnp.clip(ratio(jnp.sum(h * p * q), jnp.sum(h * p * (q - p))), 0.0, _MAX_CONJUGATE)
-    # BFW: s = b0 y + b1 s1 + b2 s2, conjugate to the last two directions
-    previous = tau * s1 + (1.0 - tau) * s2 - x
-    mu = jnp.maximum(0.0, -ratio(jnp.sum(h * previous * q), jnp.sum(h * previous * (s2 - s1))))
-    keep = jnp.where(tau < 1.0, tau / jnp.where(tau < 1.0, 1.0 - tau, 1.0), 0.0)
-    nu = jnp.maximum(0.0, -ratio(jnp.sum(h * p * q), jnp.sum(h * p * p)) + mu * keep)
-    b0 = 1.0 / (1.0 + mu + nu)
-    return (1.0 - a, a, jnp.zeros_like(a)), (b0, nu * b0, mu * b0)
-
-
 def _targets(costs: LinkCosts, s: State) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Candidate targets: FW ``y``, conjugate and bi-conjugate."""
     y, s1, s2 = s.aon, s.target, s.previous_target
@@ -305,6 +288,8 @@ def user_equilibrium(
     progress: Callable[[int, float], None] | None = None,
     progress_every: int = 10,
     tree_precision: str = "auto",
+    backend: str = "auto",
+    workers: int | None = None,
 ) -> Equilibrium:
     """Assign the OD matrix ``demand`` ``(Z, Z)`` to user equilibrium with BPR link costs.
 
@@ -317,6 +302,14 @@ def user_equilibrium(
     float32 (``tree_precision``; "auto": float32 for gaps of 1e-5 and above), which halves
     their cost: a float32 path cost is off by at most ~3e-6 relative (45 links x 6e-8), so a
     tree may miss the best path by that much and the gap read low by as much, 3% of 1e-4.
+
+    ``backend``: "dijkstra" runs the iterations in numpy around scipy's Dijkstra (see
+    :mod:`~mobility.core.routing.host_loop`), "bellman-ford" in one compiled JAX loop around
+    the batched Bellman-Ford of :mod:`~mobility.core.routing.paths`; "auto" picks Dijkstra
+    when JAX's default device is a CPU (its cost does not grow with the trees' hop depth)
+    and Bellman-Ford on an accelerator (data-parallel). Both give the same iterates.
+    ``workers``: processes the Dijkstra backend spreads its loads over (default: the cores
+    this process may use, on networks big enough to pay for starting them; 1 on others).
     """
     if algorithm not in ALGORITHMS:
         msg = f"unknown assignment algorithm {algorithm!r}; choose one of {', '.join(ALGORITHMS)}"
@@ -325,6 +318,23 @@ def user_equilibrium(
         tree_precision = "float32" if gap >= 1e-5 else "float64"
     if tree_precision not in ("float32", "float64"):
         raise ValueError(f"tree_precision must be auto, float32 or float64, not {tree_precision!r}")
+    if backend == "auto":
+        backend = "dijkstra" if _default_platform() == "cpu" else "bellman-ford"
+    if backend == "dijkstra":
+        return _host_equilibrium(
+            arrays,
+            demand,
+            algorithm=algorithm,
+            gap=gap,
+            max_iterations=max_iterations,
+            weights=(toll_factor, distance_factor),
+            zone_labels=zone_labels,
+            progress=progress,
+            progress_every=progress_every,
+            workers=workers,
+        )
+    if backend != "bellman-ford":
+        raise ValueError(f"backend must be auto, dijkstra or bellman-ford, not {backend!r}")
     p = problem(
         arrays,
         demand,
@@ -351,15 +361,67 @@ def user_equilibrium(
         return _result(p, state, arrays, algorithm, gap, seconds, demand)
 
 
+def _default_platform() -> str:
+    """The platform (cpu, gpu, ...) JAX runs on here, ``jax.default_device`` honoured."""
+    device = jax.config.jax_default_device
+    if device is None:
+        return jax.devices()[0].platform
+    return device if isinstance(device, str) else device.platform
+
+
+def _host_equilibrium(
+    arrays: NetworkArrays, demand: np.ndarray, *, algorithm: str, weights: tuple, **options
+) -> Equilibrium:
+    """:func:`user_equilibrium` on the CPU backend (numpy loop, scipy Dijkstra)."""
+    from mobility.core.routing import dijkstra
+    from mobility.core.routing.host_loop import frank_wolfe
+
+    costs, origins, trips = _costs_and_trips(arrays, demand, *weights)
+    labels = options.pop("zone_labels")
+    workers = options.pop("workers")
+
+    def check(path_cost: np.ndarray) -> None:
+        stranded = np.where(np.isinf(path_cost), trips, 0.0)
+        _refuse_lost(float(stranded.sum()), int(np.argmax(stranded)), origins, trips, labels)
+
+    start = time.perf_counter()
+    graph = dijkstra.host_graph(arrays)
+    if workers is None:
+        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+        workers = workers if dijkstra.parallel_worth_it(graph, len(origins), workers) else 1
+    level = ALGORITHMS[algorithm]
+    if workers > 1:
+        with dijkstra.ParallelLoader(graph, origins, trips, workers) as load:
+            done = frank_wolfe(costs, load, top_level=level, check=check, **options)
+    else:
+
+        def load(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return dijkstra.host_all_or_nothing(graph, cost, origins, trips)
+
+        done = frank_wolfe(costs, load, top_level=level, check=check, **options)
+    seconds = time.perf_counter() - start
+    p = Problem(graph=None, costs=costs, origins=origins, trips=trips)
+    state = {"flow": done.flow, "gap": done.gap, "iteration": done.iterations}
+    gaps = np.concatenate([[np.inf], done.gaps])
+    state = dataclasses.replace(initial_state(p, 0), **state, gaps=gaps)
+    return _result(p, state, arrays, algorithm, options["gap"], seconds, demand)
+
+
 def _check_reachable(state: State, p: Problem, zone_labels: np.ndarray | None) -> None:
     """Trips that no path can carry are a user error: say which."""
-    lost = float(state.lost)
+    _refuse_lost(float(state.lost), int(state.lost_pair), p.origins, p.trips, zone_labels)
+
+
+def _refuse_lost(
+    lost: float, pair: int, origins: np.ndarray, trips: np.ndarray, labels: np.ndarray | None
+) -> None:
+    """A :class:`DemandError` naming one OD pair that no path connects, if ``lost`` > 0."""
     if lost <= 0:
         return
-    o, z = divmod(int(state.lost_pair), p.trips.shape[1])
-    names = np.arange(1, p.trips.shape[1] + 1) if zone_labels is None else np.asarray(zone_labels)
+    o, z = divmod(pair, trips.shape[1])
+    names = np.arange(1, trips.shape[1] + 1) if labels is None else np.asarray(labels)
     msg = (
-        f"{lost:g} trips have no path, e.g. from zone {names[p.origins[o]]} to zone {names[z]}; "
+        f"{lost:g} trips have no path, e.g. from zone {names[origins[o]]} to zone {names[z]}; "
         "connect the zones in the network or remove those trips"
     )
     raise DemandError(msg)
