@@ -7,18 +7,18 @@ bay), and ``check-model`` correlates plans (its SUMO runs through the sweep runn
 from __future__ import annotations
 
 import json
+import re
 from xml.etree import ElementTree
 
 import numpy as np
 import pytest
-from conftest import prepare_signals, run_signals, small_scenario
+from conftest import prepare_signals, run_cli, run_signals, small_scenario
 
 from mobility import sumo
 from mobility.config import ScenarioSpec, load_spec
 from mobility.errors import SpecError
 from mobility.network.build import build_network
 from mobility.network.net import load_network
-from mobility.signals.check_model import check_model
 from mobility.signals.types import Observation
 
 
@@ -178,14 +178,26 @@ def test_model_predictive_serves_a_red_turn_whose_queue_fills_its_bay(tmp_path) 
     assert cost[0] > cost[1] == cost0[1] > cost0[0]
 
 
-def test_check_model_correlates_random_plans(tmp_path) -> None:
-    spec = ScenarioSpec.model_validate(small_scenario(end=300))
-    table, rho = check_model(spec, tmp_path, plans=3)
+def test_check_model_command_correlates_random_plans(write_spec, tmp_path) -> None:
+    """`mobility signals check-model` end to end: the printed Spearman and per-plan delays
+    are those of the table it saves, and rho is Spearman's by hand (ranks' Pearson)."""
+    import pandas as pd
+
+    spec = write_spec(small_scenario(end=300))
+    done = run_cli("signals", "check-model", str(spec), "--plans", "3", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    table = pd.read_parquet(tmp_path / "small-check-model.parquet")
     assert len(table) == 3
-    # Spearman's rho by hand: Pearson's correlation of the ranks (three distinct delays)
+    assert (table["sumo_delay_s"] > 0).all() and (table["model_delay_s"] > 0).all()
+    printed = re.findall(r"plan (\d): SUMO ([\d.]+) s, model ([\d.]+) s", done.stdout)
+    for i, sumo_s, model_s in printed:
+        row = table.iloc[int(i)]
+        assert float(sumo_s) == pytest.approx(row["sumo_delay_s"], abs=0.05)
+        assert float(model_s) == pytest.approx(row["model_delay_s"], abs=0.05)
+    assert sorted(int(i) for i, _, _ in printed) == [0, 1, 2]
+    rho = float(re.search(r"small: Spearman (-?[\d.]+)", done.stdout).group(1))
     ranks = [np.argsort(np.argsort(table[c].to_numpy())) for c in ("sumo_delay_s", "model_delay_s")]
-    assert rho == pytest.approx(float(np.corrcoef(*ranks)[0, 1]))
+    assert rho == pytest.approx(float(np.corrcoef(*ranks)[0, 1]), abs=5e-4)
     # the model picks the plan SUMO finds best (it ranks two of three plans right: rho 0.5)
     assert table["model_delay_s"].idxmin() == table["sumo_delay_s"].idxmin()
     assert rho > 0
-    assert (table["sumo_delay_s"] > 0).all() and (table["model_delay_s"] > 0).all()
