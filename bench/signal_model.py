@@ -5,7 +5,7 @@
    the net's own plan for the same hour. Same work on both sides:
    - the same step: SUMO steps at the model's dt (2 s), and at its usual 1 s for reference;
    - SUMO bare (libsumo, net and routes, no outputs, no tables, no KPIs), each run in a
-     child forked from this process, so every run is a fresh process's first libsumo run;
+     fresh child process, so every run is a process's first libsumo run;
      its load (parsing the net and routes) and its stepping are timed apart;
    - cold against cold and warm against warm: the model's first call (compilation
      included) against SUMO's load + stepping; the compiled model against SUMO's
@@ -103,8 +103,9 @@ def _sumo_child(step: float, sender) -> None:
 
 
 def sumo_hour(step: float) -> tuple[float, float]:
-    """(load s, stepping s) of one bare SUMO hour at ``step`` s, in a forked child."""
-    ctx = multiprocessing.get_context("fork")
+    """(load s, stepping s) of one bare SUMO hour at ``step`` s, in a fresh child process
+    (spawned: this process runs JAX's threads, which a fork would not carry safely)."""
+    ctx = multiprocessing.get_context("spawn")
     receiver, sender = ctx.Pipe(duplex=False)
     child = ctx.Process(target=_sumo_child, args=(step, sender))
     child.start()
