@@ -120,14 +120,19 @@ def test_libsumo_and_traci_agree(write_spec, tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(a.table("trips"), b.table("trips"))
 
 
-def test_a_second_simulation_in_a_process_runs_over_traci(write_spec, tmp_path: Path) -> None:
+def test_a_second_simulation_in_a_process_runs_over_traci(
+    write_spec, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     """libsumo's second simulation in one process is not reproducible (test_determinism):
-    the engine runs it in its own sumo process instead, with the same results."""
+    the engine runs it in its own sumo process instead, with the same results, quietly."""
     spec = write_spec(small_scenario(end=300))
     first = Scenario.from_yaml(spec).run(tmp_path / "a")  # libsumo, or traci if not first
+    capfd.readouterr()
     second = Scenario.from_yaml(spec).run(tmp_path / "b")
+    said = capfd.readouterr()
     assert json.loads((second.run_dir / "meta.json").read_text())["backend"] == "traci"
     assert first.kpis == second.kpis
+    assert said.out == "" and "Retrying" not in said.err  # traci's connect prints nothing
 
 
 def test_resco_delay_charges_vehicles_that_never_departed(write_spec, tmp_path: Path) -> None:
