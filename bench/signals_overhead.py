@@ -5,6 +5,11 @@ Scenario: RESCO's grid4x4 (`experiments/resco/grid4x4.yaml`: its net and demand,
 `run_scenario` call (SUMO run, outputs, KPIs, run directory), static and max_pressure
 alternating, median of ``--repeats`` each after one warm-up of each. Goal: ratio <= 1.3.
 
+Each run is timed inside a child forked from this process, which has imported everything
+but never run SUMO: both sides run libsumo as a fresh process does (and as a sweep's
+forked runs do). A process runs libsumo once; its later runs go through traci
+(``mobility.sim.engine``), which would time something else.
+
 Usage: python bench/signals_overhead.py [--repeats 5] [--profile]
 """
 
@@ -12,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import json
+import multiprocessing
 import pstats
 import statistics
 import tempfile
@@ -31,10 +38,23 @@ def with_controller(spec: ScenarioSpec, controller: str) -> ScenarioSpec:
     return spec.model_copy(update={"signals": signals, "name": f"{spec.name}-{controller}"})
 
 
-def timed(spec: ScenarioSpec, out: Path) -> float:
+def _timed_here(spec: ScenarioSpec, out: Path, sender) -> None:
     start = time.perf_counter()
-    run_scenario(spec, out)
-    return time.perf_counter() - start
+    result = run_scenario(spec, out)
+    wall = time.perf_counter() - start
+    sender.send((wall, json.loads((result.run_dir / "meta.json").read_text())["backend"]))
+
+
+def timed(spec: ScenarioSpec, out: Path) -> float:
+    """Wall s of one run in a forked child (libsumo, as a fresh process runs it)."""
+    ctx = multiprocessing.get_context("fork")
+    receiver, sender = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_timed_here, args=(spec, out, sender))
+    child.start()
+    wall, backend = receiver.recv()
+    child.join()
+    assert backend == "libsumo", backend
+    return wall
 
 
 def main() -> None:

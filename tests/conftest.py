@@ -62,9 +62,12 @@ def small_scenario(**overrides: object) -> dict:
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the real `mobility` command in a subprocess (exit codes, stderr, no traceback)."""
+    """Run the real `mobility` command in a subprocess (exit codes, stderr, no traceback):
+    the entry point the package installs next to this Python, as a planner types it."""
+    entry = Path(sys.executable).parent / "mobility"
+    assert entry.is_file(), f"{entry} missing: install the package (pip install -e .)"
     return subprocess.run(
-        [sys.executable, "-m", "mobility.cli", *args],
+        [str(entry), *args],
         capture_output=True,
         text=True,
         cwd=cwd,

@@ -32,7 +32,8 @@ def test_random_trips_follow_rate_and_profile(write_spec) -> None:
     assert last == pytest.approx(450, abs=2)
 
 
-def test_same_seed_same_routes_other_seed_other_routes(write_spec) -> None:
+def test_other_seed_other_routes(write_spec) -> None:
+    """(The same seed rebuilt without the cache: tests/test_determinism.py.)"""
     a = build_demand(load_spec(write_spec(small_scenario(), "a.yaml")), load_network(GRID3))[0]
     b = build_demand(load_spec(write_spec(small_scenario(seed=7), "b.yaml")), load_network(GRID3))[
         0

@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import GRID3, small_scenario
 from experiment_helpers import assert_exactly_once, rows, write_sweep
@@ -20,11 +21,12 @@ ray = pytest.importorskip("ray")
 
 @pytest.fixture(scope="module", autouse=True)
 def local_ray():
-    """One local Ray for the module: 2 CPUs, bound to 127.0.0.1, no dashboard."""
+    """One local Ray for the module: 2 CPUs, bound to 127.0.0.1 (its dashboard too)."""
     ray.init(
         num_cpus=2,
         _node_ip_address="127.0.0.1",
-        include_dashboard=False,
+        include_dashboard=True,  # Ray's state API (which task runs in which worker) needs it
+        dashboard_host="127.0.0.1",
         log_to_driver=False,
         configure_logging=False,
     )
@@ -50,7 +52,13 @@ def test_sweep_runs_every_run_exactly_once(tmp_path: Path) -> None:
     assert loaded[900] > loaded[600]
     table = summary(SweepStore(tmp_path / "out"), kpis=["travel_time_mean_s"])
     assert list(table["n"]) == [2, 2]
-    assert (table["ci_low"] <= table["mean"]).all() and (table["mean"] <= table["ci_high"]).all()
+    # the t-interval by hand from the two seeds' rows: mean +- t(0.975, 1) * sd / sqrt(2)
+    for row in table.itertuples():
+        values = [r["kpi_travel_time_mean_s"] for r in found if r["variant"] == row.variant]
+        half = 12.706204736174707 * np.std(values, ddof=1) / np.sqrt(2)
+        assert (row.n, row.mean) == (2, pytest.approx(np.mean(values)))
+        assert (row.ci_low, row.ci_high) == pytest.approx((row.mean - half, row.mean + half))
+        assert half > 0  # the seeds gave different travel times
     # a second sweep into the same folder is refused without --resume
     with pytest.raises(Exception, match="--resume"):
         run_sweep(plan, tmp_path / "out", progress=False)
@@ -174,18 +182,13 @@ def test_params_of_any_shape_are_stored_and_resumed(tmp_path: Path) -> None:
 
 
 def _busy_worker_pids() -> list[int]:
-    """Ray worker processes now executing a sweep run (Ray titles them `ray::<task name>`)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if cmdline.startswith(b"ray::mobility-run"):
-            found.append(int(entry.name))
-    return found
+    """Ray worker processes now executing a sweep run, as Ray's state API reports them."""
+    from ray.util.state import list_tasks
+
+    running = list_tasks(
+        filters=[("state", "=", "RUNNING"), ("name", "=", "mobility-run")], detail=True
+    )
+    return [int(t.worker_pid) for t in running if t.worker_pid]
 
 
 def test_killed_worker_loses_no_run_and_duplicates_none(tmp_path: Path) -> None:

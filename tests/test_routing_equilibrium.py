@@ -132,7 +132,13 @@ def test_line_search_finds_the_minimum_on_the_segment():
     assert abs(slope) < 1e-9 * float(np.abs(target - flow).sum())
 
 
-def test_conjugate_target_is_conjugate_to_the_last_direction():
+@pytest.mark.parametrize("wanted", [0.4, -3.0, 7.0])
+def test_conjugate_target_is_conjugate_to_the_last_direction(wanted: float):
+    """CFW's weight ``a`` solves (s - x)ᵀH(s1 - x) = 0 and is clipped to [0, 0.99999].
+
+    ``y`` is built so that the unclipped weight is ``wanted``: 0.4 must give an exactly
+    conjugate target, -3 the plain FW target ``y`` and 7 the clip 0.99999.
+    """
     rng = np.random.default_rng(2)
     n = 40
     costs = LinkCosts(
@@ -142,7 +148,15 @@ def test_conjugate_target_is_conjugate_to_the_last_direction():
         power=np.full(n, 4.0),
         fixed=np.zeros(n),
     )
-    x, y, s1 = (rng.uniform(0, 600, n) for _ in range(3))
+    x, s1, r = (rng.uniform(0, 600, n) for _ in range(3))
+    with jax.enable_x64(True):
+        h = np.asarray(eq.cost_derivative(costs, x))
+    p = s1 - x
+    # q = r - c p with hp.q = wanted / (wanted - 1) * hp.p, so that hp.q / hp.(q - p) = wanted
+    c = (np.dot(h * p, r) - wanted / (wanted - 1) * np.dot(h * p, p)) / np.dot(h * p, p)
+    y = x + r - c * p
+    weight = np.dot(h * p, y - x) / np.dot(h * p, y - s1)
+    assert weight == pytest.approx(wanted, rel=1e-9)
     state = dataclasses.replace(
         eq.initial_state(eq.Problem(None, costs, None, None), 1),
         flow=x,
@@ -153,10 +167,13 @@ def test_conjugate_target_is_conjugate_to_the_last_direction():
     )
     with jax.enable_x64(True):
         _, conjugate, _ = eq._targets(costs, state)
-        h = np.asarray(eq.cost_derivative(costs, x))
-    weight = np.dot(h * (s1 - x), y - x) / np.dot(h * (s1 - x), y - s1)
-    if 0 <= weight <= 0.99999:  # unclipped: exactly conjugate
-        assert np.dot(h * (np.asarray(conjugate) - x), s1 - x) == pytest.approx(0, abs=1e-6)
+    conjugate = np.asarray(conjugate)
+    if wanted == 0.4:
+        assert np.dot(h * (conjugate - x), s1 - x) == pytest.approx(0, abs=1e-6 * np.dot(h * p, p))
+        np.testing.assert_allclose(conjugate, 0.4 * s1 + 0.6 * y, rtol=1e-9)
+    else:
+        a = 0.0 if wanted < 0 else 0.99999
+        np.testing.assert_allclose(conjugate, a * s1 + (1 - a) * y, rtol=1e-9)
 
 
 def small_network(through: bool):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import GRID3, small_scenario
+from conftest import GRID3, run_cli, small_scenario
 
 from mobility import Scenario, sumo
 from mobility.errors import SimulationError
@@ -106,11 +106,33 @@ def test_one_road_travel_time_is_length_over_speed(write_spec, one_road: Path) -
 
 
 def test_libsumo_and_traci_agree(write_spec, tmp_path: Path) -> None:
+    """libsumo in a fresh process (the command; this test process may have run libsumo
+    already, and then runs traci, see mobility.sim.engine) against traci here: same trips."""
     spec = write_spec(small_scenario(end=300))
-    a = Scenario.from_yaml(spec).run(tmp_path / "lib", backend="libsumo")
+    done = run_cli("run", str(spec), "--out", str(tmp_path / "lib"), "--backend", "libsumo")
+    assert done.returncode == 0, done.stderr
+    (lib,) = (tmp_path / "lib").iterdir()
+    a = RunResult.load(lib)
     b = Scenario.from_yaml(spec).run(tmp_path / "traci", backend="traci")
+    assert json.loads((lib / "meta.json").read_text())["backend"] == "libsumo"
     assert json.loads((b.run_dir / "meta.json").read_text())["backend"] == "traci"
     assert a.kpis == b.kpis
+    pd.testing.assert_frame_equal(a.table("trips"), b.table("trips"))
+
+
+def test_a_second_simulation_in_a_process_runs_over_traci(
+    write_spec, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """libsumo's second simulation in one process is not reproducible (test_determinism):
+    the engine runs it in its own sumo process instead, with the same results, quietly."""
+    spec = write_spec(small_scenario(end=300))
+    first = Scenario.from_yaml(spec).run(tmp_path / "a")  # libsumo, or traci if not first
+    capfd.readouterr()
+    second = Scenario.from_yaml(spec).run(tmp_path / "b")
+    said = capfd.readouterr()
+    assert json.loads((second.run_dir / "meta.json").read_text())["backend"] == "traci"
+    assert first.kpis == second.kpis
+    assert said.out == "" and "Retrying" not in said.err  # traci's connect prints nothing
 
 
 def test_resco_delay_charges_vehicles_that_never_departed(write_spec, tmp_path: Path) -> None:

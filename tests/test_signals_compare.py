@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -43,7 +45,18 @@ def test_compare_on_a_dropped_in_resco_folder(tmp_path) -> None:
     assert list(table["controller"]) == ["static", "max_pressure"]
     assert (table["seeds"] == 2).all()
     assert table["resco_delay_s_ci95"].notna().all()
-    assert (table["resco_queue"] >= 0).all()  # RESCO's queue, measured for every run
+    # each row is the mean of its runs' KPIs (RESCO's queue measured for every run), and
+    # each run's KPIs are those in its own run folder
+    runs = pd.read_parquet(out / "cologne1-runs.parquet")
+    assert len(runs) == 4 and sorted(runs["seed"].unique()) == [42, 43]
+    for row in table.itertuples():
+        mine = runs[runs["controller"] == row.controller]
+        assert row.resco_queue == pytest.approx(mine["resco_queue"].mean())
+        assert row.resco_delay_s == pytest.approx(mine["resco_delay_s"].mean())
+        assert row.resco_queue > 0
+    for run in runs.itertuples():
+        kpis = json.loads((Path(run.run_dir) / "kpis.json").read_text())
+        assert (run.resco_queue, run.resco_delay_s) == (kpis["resco_queue"], kpis["resco_delay_s"])
 
 
 def test_compare_rejects_unknown_controller(tmp_path) -> None:

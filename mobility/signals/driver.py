@@ -301,12 +301,14 @@ def _reach(
             continue
         if up:
             nxt = [
-                (x, share / max(len(set(engine.lane_links(x))), 1))
+                (x, share / max(len(dict.fromkeys(engine.lane_links(x))), 1))
                 for x in engine.lanes_into(current)
                 if (x, current) not in controlled
             ]
         else:
-            links = [x for x in set(engine.lane_links(current)) if not x.startswith(":")]
+            # in SUMO's order, not a set's (string hashes vary by process): the walk's
+            # first path to a lane sets its share, so the order must not depend on the process
+            links = [x for x in dict.fromkeys(engine.lane_links(current)) if not x.startswith(":")]
             if any((current, x) in controlled for x in links):
                 continue  # ``current`` enters another signal: its queue belongs there
             nxt = [(x, share / len(links)) for x in links]

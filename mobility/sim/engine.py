@@ -39,6 +39,14 @@ HALTING_SPEED_MPS = 0.1  # SUMO's halting threshold
 
 _DOMAINS = ("lane", "edge", "vehicle", "trafficlight", "inductionloop", "junction", "person")
 
+# libsumo runs one simulation per process reproducibly, not more: a second simulation
+# started in the same process can drift from what the same configuration gives in a fresh
+# process (measured with SUMO 1.28 on RESCO cologne1: the same signal commands replayed in
+# one process gave two different trip tables over six runs; the ``sumo`` binary gives the
+# fresh-process result every time). Later simulations of a process therefore run in their
+# own ``sumo`` process over traci, which reproduces the fresh libsumo run exactly.
+_LIBSUMO_USED = {"in_this_process": False}
+
 
 @dataclass(order=True)
 class _Scheduled:
@@ -92,21 +100,26 @@ class Engine:
         self.close()
 
     def start(self) -> None:
-        """Start SUMO; a refused configuration or network raises SimulationError."""
+        """Start SUMO; a refused configuration or network raises SimulationError.
+
+        A process runs libsumo once: later simulations use traci (see ``_LIBSUMO_USED``).
+        """
         sumo.sumo_home()  # importing the wheel sets SUMO_HOME for XML validation
+        if self.backend == "libsumo" and _LIBSUMO_USED["in_this_process"]:
+            self.backend = "traci"
         try:
             if self.backend == "libsumo":
                 import libsumo
+
+                _LIBSUMO_USED["in_this_process"] = True
 
                 self._quiet.enter_context(_stderr_to(self._console_file))
                 with _python_keeps_signals():
                     libsumo.start([self._binary, *self._args])
                 self._api = libsumo
             else:
-                import traci
-
-                traci.start([self._binary, *self._args], label=self._label)
-                self._api = traci.getConnection(self._label)
+                cmd = [self._binary, *self._args]
+                self._api = _traci_start(cmd, self._label, self._console_file)
         except Exception as exc:  # libsumo/traci raise their own exception types
             self._api = None
             self._close_quietly()
@@ -408,6 +421,31 @@ class Engine:
             count = api.getLastStepVehicleNumber(e)
             out[i] = api.getLastStepMeanSpeed(e) if count else np.nan
         return out
+
+
+def _traci_start(cmd: list[str], label: str, console: Path) -> Any:
+    """``traci.start`` without its fixed one-second wait before the first connect attempt
+    (SUMO opens its port a few milliseconds after it starts) and without its prints on our
+    stdout; SUMO's own console output goes to ``console``, as libsumo's does."""
+    import subprocess
+
+    import traci
+    from sumolib.miscutils import getFreeSocketPort
+
+    port = getFreeSocketPort()
+    with console.open("ab") as out:
+        proc = subprocess.Popen([*cmd, "--remote-port", str(port)], stdout=out, stderr=out)
+    try:
+        with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
+            conn = traci.connect(
+                port, numRetries=600, proc=proc, waitBetweenRetries=0.05, label=label
+            )
+        conn.getVersion()  # answered once SUMO has loaded; a refused net closes it instead
+        return conn
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
 
 
 @contextlib.contextmanager
