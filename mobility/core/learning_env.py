@@ -217,9 +217,7 @@ class SignalEnv:
 
         t_n = params.lost.shape[0]
         delay0 = state.twin.delay
-        (state, halted), _ = jax.lax.scan(
-            one, (state, jnp.zeros(t_n)), None, length=self.substeps
-        )
+        (state, halted), _ = jax.lax.scan(one, (state, jnp.zeros(t_n)), None, length=self.substeps)
         state = dataclasses.replace(state, decision=state.decision + 1)
         if self.reward == "queue":
             reward = -halted / self.substeps

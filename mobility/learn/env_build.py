@@ -96,7 +96,7 @@ def env_params(
 
     from mobility.core.learning_env import EnvParams
 
-    net, timing, demand = arrays.jax()
+    net, _timing, demand = arrays.jax()
     lost = np.asarray(arrays.timing["lost"], np.float32)
     used = arrays.timing.get("used", np.zeros(0, np.float32))
     if len(used) == 0:
@@ -141,7 +141,5 @@ def scenario_env(spec, *, dt: float = 2.0, reward: str = "queue", **levels: floa
     layout = twin_layout(network, arrays)
     decisions = max(1, int((spec.end - spec.begin) // sig.decision_interval))
     env = SignalEnv(dt=dt, decision=sig.decision_interval, decisions=decisions, reward=reward)
-    params = env_params(
-        arrays, layout, min_green=sig.min_green, max_green=sig.max_green, **levels
-    )
+    params = env_params(arrays, layout, min_green=sig.min_green, max_green=sig.max_green, **levels)
     return env, params, layout
