@@ -40,3 +40,37 @@ def apply_policy(
     logits = h @ params["pi_w"] + params["pi_b"]
     logits = jnp.where(phase_mask > 0, logits, -1e9)
     return logits, (h @ params["v_w"] + params["v_b"])[..., 0]
+
+
+def policy_input(
+    lanes: int,
+    phases: int,
+    in_vehicles: jax.Array,
+    in_halting: jax.Array,
+    phase: jax.Array,
+    phase_age: jax.Array,
+    in_mask: jax.Array,
+    lane_served: jax.Array,
+    phase_mask: jax.Array,
+) -> tuple[jax.Array, jax.Array]:
+    """(features [T, F], phase mask [T, phases]) of the Observation layout padded to the
+    policy's ``lanes`` lane slots and ``phases`` phases, so that one policy fits every light
+    (and map) up to that size; the features are :func:`mobility.core.learning_env.features`,
+    the one builder of the twin and SUMO sides."""
+    from mobility.core.learning_env import features
+
+    t_n = in_mask.shape[0]
+
+    def pad(x: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+        x = jnp.asarray(x, jnp.float32)
+        return jnp.pad(x, [(0, s - n) for s, n in zip(shape, x.shape, strict=True)])
+
+    feats = features(
+        pad(in_vehicles, (t_n, lanes)),
+        pad(in_halting, (t_n, lanes)),
+        phase,
+        phase_age,
+        pad(in_mask, (t_n, lanes)),
+        pad(lane_served, (t_n, phases, lanes)),
+    )
+    return feats, pad(phase_mask, (t_n, phases))

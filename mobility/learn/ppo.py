@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import optax
 
 from mobility.core.learning_env import EnvParams, SignalEnv
-from mobility.learn.policy import apply_policy, init_policy
+from mobility.learn.policy import apply_policy, init_policy, policy_input
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +38,19 @@ class PPOConfig:
     max_grad_norm: float = 0.5
     hidden: int = 64
     reward_scale: float = 0.1
+    # the policy's size: lane slots and phases per light it takes (a light of the scenario
+    # with more raises the size to its own); padded so that it can serve other maps too
+    lanes: int = 16
+    phases: int = 8
+
+    def fitted(self, params: EnvParams) -> PPOConfig:
+        """This config with its policy size raised to the scenario's lights where they are
+        larger."""
+        return dataclasses.replace(
+            self,
+            lanes=max(self.lanes, int(params.in_mask.shape[1])),
+            phases=max(self.phases, int(params.phase_mask.shape[1])),
+        )
 
 
 @jax.tree_util.register_dataclass
@@ -57,25 +70,41 @@ def optimizer(config: PPOConfig) -> optax.GradientTransformation:
 def init_train(key: jax.Array, env: SignalEnv, params: EnvParams, config: PPOConfig) -> TrainState:
     """Fresh policy parameters for the environment's feature and phase sizes."""
     obs, _ = env.reset(key, params)
-    feats = env.features(params, obs)
-    policy = init_policy(key, feats.shape[-1], params.phase_mask.shape[1], config.hidden)
+    feats, _ = observe_padded(env, params, obs, config)
+    policy = init_policy(key, feats.shape[-1], config.phases, config.hidden)
     return TrainState(policy, optimizer(config).init(policy), jnp.zeros((), jnp.int32))
 
 
-def rollout(key, env: SignalEnv, params: EnvParams, policy, sample: bool):
-    """One episode: (features [D, T, F], actions [D, T], log-probs, values, rewards [D, T]).
-    ``sample``: draw actions from the policy; else take its most likely phase."""
+def observe_padded(env: SignalEnv, params: EnvParams, obs, config: PPOConfig):
+    """(features [T, F], phase mask [T, P]) of the policy (:func:`policy_input`)."""
+    return policy_input(
+        config.lanes,
+        config.phases,
+        obs.in_vehicles,
+        obs.in_halting,
+        obs.phase,
+        obs.phase_age,
+        params.in_mask,
+        params.lane_served,
+        params.phase_mask,
+    )
+
+
+def rollout(key, env: SignalEnv, params: EnvParams, policy, sample: bool, config: PPOConfig):
+    """One episode: (features [D, T, F], actions [D, T], log-probs, values, rewards [D, T],
+    phase masks [D, T, P]). ``sample``: draw actions from the policy; else take its most
+    likely phase."""
     k_reset, k_run = jax.random.split(key)
     obs, state = env.reset(k_reset, params)
 
     def body(carry, k):
         obs, state = carry
-        feats = env.features(params, obs)
-        logits, value = apply_policy(policy, feats, params.phase_mask)
+        feats, mask = observe_padded(env, params, obs, config)
+        logits, value = apply_policy(policy, feats, mask)
         action = jax.random.categorical(k, logits) if sample else logits.argmax(axis=-1)
         logp = jax.nn.log_softmax(logits)[jnp.arange(action.shape[0]), action]
         obs, state, reward, _, _ = env.step(k, state, action, params)
-        return (obs, state), (feats, action, logp, value, reward)
+        return (obs, state), (feats, action, logp, value, reward, mask)
 
     keys = jax.random.split(k_run, env.decisions)
     _, out = jax.lax.scan(body, (obs, state), keys)
@@ -116,13 +145,12 @@ def update(ts: TrainState, key: jax.Array, env: SignalEnv, params: EnvParams, co
     """One PPO update: (new TrainState, metrics)."""
     k_roll, k_perm = jax.random.split(key)
     keys = jax.random.split(k_roll, config.envs)
-    feats, actions, logp, values, rewards = jax.vmap(
-        lambda k: rollout(k, env, params, ts.params, True)
+    feats, actions, logp, values, rewards, mask = jax.vmap(
+        lambda k: rollout(k, env, params, ts.params, True, config)
     )(keys)  # [N, D, T, ...]
     rewards_s = rewards * config.reward_scale
     adv, ret = jax.vmap(lambda r, v: gae(r, v, config.gamma, config.lam))(rewards_s, values)
     n = feats.shape[0] * feats.shape[1] * feats.shape[2]
-    mask = jnp.broadcast_to(params.phase_mask, (*feats.shape[:2], *params.phase_mask.shape))
     batch = (
         feats.reshape(n, -1),
         actions.reshape(n),
@@ -181,9 +209,15 @@ def update(ts: TrainState, key: jax.Array, env: SignalEnv, params: EnvParams, co
     return TrainState(policy, opt, ts.update + 1), metrics
 
 
-@partial(jax.jit, static_argnames=("env", "episodes", "policy_kind"))
+@partial(jax.jit, static_argnames=("env", "episodes", "policy_kind", "config"))
 def evaluate(
-    key: jax.Array, env: SignalEnv, params: EnvParams, policy, episodes: int, policy_kind: str
+    key: jax.Array,
+    env: SignalEnv,
+    params: EnvParams,
+    policy,
+    episodes: int,
+    policy_kind: str,
+    config: PPOConfig,
 ) -> jax.Array:
     """[episodes] mean reward per light and decision of the greedy policy (``trained``) or a
     uniformly random one (``random``), on the episodes of ``key``."""
@@ -191,5 +225,5 @@ def evaluate(
     if policy_kind == "random":
         rewards = jax.vmap(lambda k: random_rollout(k, env, params))(keys)
     else:
-        rewards = jax.vmap(lambda k: rollout(k, env, params, policy, False)[4])(keys)
+        rewards = jax.vmap(lambda k: rollout(k, env, params, policy, False, config)[4])(keys)
     return rewards.mean(axis=(1, 2))

@@ -43,16 +43,16 @@ def train(
     from mobility.learn.ppo import PPOConfig, TrainState, init_train, update
 
     env, params, layout = env_bundle or scenario_env(spec, reward=reward)
-    config = PPOConfig(envs=envs)
+    config = PPOConfig(envs=envs).fitted(params)
     key = jax.random.PRNGKey(seed)
     ts = init_train(key, env, params, config)
-    feats = env.features(params, env.reset(key, params)[0]).shape[-1]
+    feats = int(ts.params["w0"].shape[0])
     meta = {
         "scenario": spec.name,
         "tls": list(layout.tls),
         "features": int(feats),
-        "phases": int(params.phase_mask.shape[1]),
-        "lanes": int(params.in_mask.shape[1]),
+        "phases": config.phases,
+        "lanes": config.lanes,
         "env": dataclasses.asdict(env),
         "ppo": dataclasses.asdict(config),
         "seed": seed,

@@ -167,6 +167,14 @@ class DelayBasedParams(Params):
     vTypes: str | None = None
 
 
+class PolicyParams(Params):
+    path: str = Field(
+        "",
+        description="folder of a policy trained by `mobility signals train` (empty: the "
+        "bundled policy, trained in the twin of networks/grid3x3)",
+    )
+
+
 @dataclass(frozen=True)
 class Controller:
     """One controller's declaration."""
@@ -244,6 +252,13 @@ CONTROLLERS: dict[str, Controller] = {
             "mobility.signals.model_predictive:ModelPredictive",
             "model-predictive control: phase sequences rolled out on the JAX network model",
             uses_model=True,
+        ),
+        Controller(
+            "policy",
+            "phase",
+            PolicyParams,
+            "mobility.learn.controller:PolicyController",
+            "a policy trained by reinforcement learning in the JAX twin",
         ),
     )
 }
