@@ -1,0 +1,80 @@
+"""The learning environment's throughput on CPU: twin env-steps per second under ``vmap``.
+
+    flock /tmp/mobility-bench.lock .venv/bin/python bench/learn.py [--batches 1,64,256,1024]
+
+One env-step is one decision interval (10 s, 5 twin steps of 2 s) of one environment of
+the 3x3 grid (9 lights, the run tests' scenario, a 300 s window of 30 decisions). Each
+batch size runs whole episodes under ``jit(vmap)`` with random actions (the rollout of a
+training update without the policy), timed after a compiling call, best of ``--repeats``.
+The reference, measured in the same script: the same episode for one environment
+(batch 1), so the ratio is what batching buys. Also times one PPO update (16 episodes of
+the 9 lights, 4 epochs of 4 minibatches) after compilation. The issue's goal: 1e5
+env-steps/s on the 2-core CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from conftest import small_scenario  # noqa: E402
+
+from mobility.config import ScenarioSpec  # noqa: E402
+from mobility.learn.env_build import scenario_env  # noqa: E402
+from mobility.learn.ppo import PPOConfig, init_train, random_rollout, update  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--batches", default="1,64,256,1024")
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    os.environ.setdefault("MOBILITY_CACHE", "/tmp/mobility-bench-cache")
+    spec = ScenarioSpec.model_validate(
+        small_scenario(end=300, signals={"controller": "policy", "min_green": 5})
+    )
+    env, params, _ = scenario_env(spec)
+    print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {os.cpu_count()} cpus")
+    print(f"grid3x3: 9 lights, {env.decisions} decisions x {env.substeps} twin steps")
+
+    def runner(n: int):
+        fn = jax.jit(jax.vmap(lambda k: random_rollout(k, env, params)))
+        keys = jax.random.split(jax.random.PRNGKey(0), n)
+        fn(keys).block_until_ready()  # compile
+        best = np.inf
+        for r in range(args.repeats):
+            keys = jax.random.split(jax.random.PRNGKey(r + 1), n)
+            t0 = time.perf_counter()
+            fn(keys).block_until_ready()
+            best = min(best, time.perf_counter() - t0)
+        return n * env.decisions / best
+
+    rates = {n: runner(n) for n in map(int, args.batches.split(","))}
+    ref = rates.get(1) or runner(1)
+    print(f"{'batch':>6} {'env-steps/s':>12} {'light-steps/s':>14} {'x batch 1':>10}")
+    for n, rate in rates.items():
+        print(f"{n:>6} {rate:>12.0f} {rate * 9:>14.0f} {rate / ref:>10.1f}")
+    config = PPOConfig().fitted(params)
+    ts = init_train(jax.random.PRNGKey(0), env, params, config)
+    ts, _ = update(ts, jax.random.PRNGKey(1), env, params, config)
+    jax.block_until_ready(ts.params)
+    t0 = time.perf_counter()
+    for k in range(5):
+        ts, _ = update(ts, jax.random.PRNGKey(2 + k), env, params, config)
+    jax.block_until_ready(ts.params)
+    per = (time.perf_counter() - t0) / 5
+    steps = config.envs * env.decisions
+    print(f"PPO update: {per * 1e3:.0f} ms ({steps} env-steps + 4 epochs): {steps / per:.0f}/s")
+
+
+if __name__ == "__main__":
+    main()
