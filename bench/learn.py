@@ -10,6 +10,11 @@ The reference, measured in the same script: the same episode for one environment
 (batch 1), so the ratio is what batching buys. Also times one PPO update (16 episodes of
 the 9 lights, 4 epochs of 4 minibatches) after compilation. The issue's goal: 1e5
 env-steps/s on the 2-core CPU.
+
+``--sumo SEEDS`` also trains a policy in the twin of grid4x4 (30 minutes of random trips at
+1800 veh/h, ``--updates`` PPO updates) and runs it in SUMO against max_pressure (the
+reference) and the bundled policy (trained on grid3x3 only), seeds interleaved, printing
+RESCO's delay per seed and the mean with a 95% t-interval.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--batches", default="1,64,256,1024")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--sumo", default="", help="seeds of the SUMO comparison, e.g. 1,2,3")
+    ap.add_argument("--updates", type=int, default=60, help="PPO updates on grid4x4's twin")
     args = ap.parse_args()
     os.environ.setdefault("MOBILITY_CACHE", "/tmp/mobility-bench-cache")
     spec = ScenarioSpec.model_validate(
@@ -74,6 +81,54 @@ def main() -> None:
     per = (time.perf_counter() - t0) / 5
     steps = config.envs * env.decisions
     print(f"PPO update: {per * 1e3:.0f} ms ({steps} env-steps + 4 epochs): {steps / per:.0f}/s")
+    if args.sumo:
+        sumo_table([int(x) for x in args.sumo.split(",")], args.updates)
+
+
+def sumo_table(seeds: list[int], updates: int) -> None:
+    """Train on grid4x4's twin, then policy vs max_pressure vs bundled policy in SUMO."""
+    import tempfile
+
+    from scipy import stats
+
+    from mobility.learn.train import train
+    from mobility.scenario import run_scenario
+
+    base = {
+        "name": "grid4x4-learn",
+        "seed": 42,
+        "end": 1800,
+        "network": str(ROOT / "networks" / "grid4x4" / "grid4x4.net.xml"),
+        "demand": {"type": "random", "vehicles_per_hour": 1800, "fringe_factor": 10},
+        "signals": {"controller": "policy", "min_green": 5},
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "policy"
+        t0 = time.perf_counter()
+        train(ScenarioSpec.model_validate(base), folder, updates=updates, seed=0)
+        print(f"trained {updates} updates on grid4x4's twin in {time.perf_counter() - t0:.0f} s")
+        runs = {
+            "max_pressure": {"controller": "max_pressure"},
+            "policy (grid4x4 twin)": {"controller": "policy", "params": {"path": str(folder)}},
+            "policy (bundled, grid3x3 twin)": {"controller": "policy"},
+        }
+        delay: dict[str, list[float]] = {k: [] for k in runs}
+        for seed in seeds:
+            for name, sig in runs.items():
+                spec = ScenarioSpec.model_validate(
+                    {**base, "seed": seed, "signals": {**sig, "min_green": 5}}
+                )
+                out = run_scenario(
+                    spec, Path(tmp) / f"{seed}-{len(delay[name])}-{sig['controller']}"
+                )
+                delay[name].append(out.kpis["resco_delay_s"])
+                print(f"seed {seed} {name}: {delay[name][-1]:.1f} s", flush=True)
+    ref = np.mean(delay["max_pressure"])
+    print(f"{'controller':<32} {'RESCO delay s':>14} {'95% CI':>16} {'x max_pressure':>15}")
+    for name, xs in delay.items():
+        m = np.mean(xs)
+        half = stats.t.ppf(0.975, len(xs) - 1) * np.std(xs, ddof=1) / np.sqrt(len(xs))
+        print(f"{name:<32} {m:>14.1f} {f'+- {half:.1f}':>16} {m / ref:>15.2f}")
 
 
 if __name__ == "__main__":
