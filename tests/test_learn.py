@@ -3,6 +3,7 @@ controller in real SUMO, on the 3x3 grid with short windows."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
@@ -14,10 +15,11 @@ from conftest import run_cli, run_signals, small_scenario
 
 from mobility.config import ScenarioSpec
 from mobility.errors import SpecError
-from mobility.learn.checkpoint import load_checkpoint
+from mobility.learn.checkpoint import load_checkpoint, save_checkpoint
 from mobility.learn.controller import BUNDLED, PolicyController
 from mobility.learn.env_build import scenario_env
-from mobility.learn.ppo import PPOConfig, evaluate
+from mobility.learn.policy import init_policy
+from mobility.learn.ppo import PPOConfig, TrainState, evaluate, optimizer
 from mobility.learn.train import METRICS, train
 from mobility.signals.registry import PolicyParams
 from mobility.signals.types import Layout
@@ -76,20 +78,20 @@ def test_env_applies_the_drivers_rules(bundle) -> None:
     assert (np.asarray(s.phase) == 1).all()
     np.testing.assert_allclose(s.green_since, 10.0 + lost)
     np.testing.assert_allclose(s.prev, 0)
-    # next decision (t=20, green 7 s old: past min green 5) may switch back
-    _, s, *_ = step(None, s, jnp.zeros(t_n, jnp.int32), params)
-    np.testing.assert_allclose(s.green_since, 20.0 + float(params.lost[0, 1]))
-    # a switch before min green is refused (decisions every 2 s here)
-    env_short = type(env)(dt=2.0, decision=2.0, decisions=10)
-    short = jax.jit(env_short.step)
-    _, s2 = env_short.reset(jax.random.PRNGKey(0), params)
-    for _ in range(3):  # t = 6 s: green 0 since 0 s, 6 s old
-        _, s2, *_ = short(None, s2, jnp.zeros(t_n, jnp.int32), params)
-    _, s2, *_ = short(None, s2, jnp.ones(t_n, jnp.int32), params)  # at 6: switch
+    # a switch before min green is refused: with min green 15 s, the green that started at
+    # 10 + lost is younger than that at 20 s; at 30 s it is not
+    strict = dataclasses.replace(params, min_green=jnp.float32(15.0))
+    _, s2, *_ = step(None, s, jnp.zeros(t_n, jnp.int32), strict)
     assert (np.asarray(s2.phase) == 1).all()
-    _, s2, *_ = short(None, s2, jnp.zeros(t_n, jnp.int32), params)  # at 8: in transition
-    _, s2, *_ = short(None, s2, jnp.zeros(t_n, jnp.int32), params)  # at 10: too young
-    assert (np.asarray(s2.phase) == 1).all()
+    np.testing.assert_allclose(s2.green_since, 10.0 + lost)
+    _, s2, *_ = step(None, s2, jnp.zeros(t_n, jnp.int32), strict)
+    assert (np.asarray(s2.phase) == 0).all()
+    np.testing.assert_allclose(s2.green_since, 30.0 + float(params.lost[0, 1]))
+    # max green: a green held past it moves on to the next phase whatever is asked
+    short = dataclasses.replace(params, max_green=jnp.float32(12.0))
+    _, s3, *_ = step(None, s, jnp.ones(t_n, jnp.int32), short)  # t=20: 7 s old, kept
+    _, s3, *_ = step(None, s3, jnp.ones(t_n, jnp.int32), short)  # t=30: 17 s old
+    assert (np.asarray(s3.phase) == 0).all()
 
 
 def test_policy_runs_in_sumo_with_the_twins_layout(tmp_path, bundle, monkeypatch) -> None:
@@ -140,6 +142,8 @@ def test_training_beats_a_random_policy_and_resumes(tmp_path, bundle) -> None:
     assert [r["update"] for r in rows] == list(range(1, 16))
     # interrupted after 2 updates and resumed to 3 = 3 in one go
     train(spec, tmp_path / "a", updates=2, seed=0, env_bundle=bundle)
+    with (tmp_path / "a" / METRICS).open("a") as f:  # update 3 logged, its checkpoint not
+        f.write(json.dumps({"update": 3, "reward": 0.0}) + "\n")
     train(spec, tmp_path / "a", updates=3, seed=0, env_bundle=bundle)
     train(spec, tmp_path / "b", updates=3, seed=0, env_bundle=bundle)
     a, opt_a, meta_a = load_checkpoint(tmp_path / "a")
@@ -149,7 +153,8 @@ def test_training_beats_a_random_policy_and_resumes(tmp_path, bundle) -> None:
         np.testing.assert_allclose(a[k], b[k], rtol=1e-5, atol=1e-7)
     for x, y in zip(opt_a, opt_b, strict=True):
         np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-7)
-    assert len((tmp_path / "a" / METRICS).read_text().splitlines()) == 3
+    rows = [json.loads(x) for x in (tmp_path / "a" / METRICS).read_text().splitlines()]
+    assert [r["update"] for r in rows] == [1, 2, 3] and rows[2]["reward"] < 0
     with pytest.raises(SpecError, match="trained with other seed"):
         train(spec, tmp_path / "a", updates=4, seed=1, env_bundle=bundle)
 
@@ -162,10 +167,17 @@ def test_bad_policy_paths_and_layouts_are_clear_errors(tmp_path, bundle) -> None
     (broken / "policy.npz").write_bytes(b"not a zip")
     with pytest.raises(SpecError, match=r"signals.params.path.*unreadable"):
         PolicyController(PolicyParams(path=str(broken)))
+    # weights that do not fit the sizes the checkpoint states
+    meta = json.loads((broken / "policy.json").read_text())
+    shutil.copy(BUNDLED / "policy.npz", broken / "policy.npz")
+    (broken / "policy.json").write_text(json.dumps({**meta, "phases": 1}))
+    with pytest.raises(SpecError, match=r"unreadable.*do not match"):
+        PolicyController(PolicyParams(path=str(broken)))
+    # a policy for one-phase lights (16 lanes, 1 phase) on the grid's two-phase lights
     small = tmp_path / "small"
-    shutil.copytree(BUNDLED, small)
-    meta = json.loads((small / "policy.json").read_text())
-    (small / "policy.json").write_text(json.dumps({**meta, "phases": 1}))
+    policy = init_policy(jax.random.PRNGKey(0), 2 * 16 + 3 * 1 + 1, 1)
+    state = TrainState(policy, optimizer(PPOConfig()).init(policy), jnp.zeros((), jnp.int32))
+    save_checkpoint(small, state, {**meta, "features": 36, "lanes": 16, "phases": 1})
     controller = PolicyController(PolicyParams(path=str(small)))
     _, _, layout = bundle
     fake = Layout(

@@ -53,8 +53,9 @@ def load_checkpoint(folder: Path | str, *, field: str = "path") -> tuple[dict, l
                 (k for k in data.files if k.startswith("opt/")), key=lambda k: int(k[4:])
             )
             opt = [data[k] for k in opt_keys]
-        for key in ("features", "phases", "lanes"):
-            int(info[key])
+        sizes = {k: int(info[k]) for k in ("features", "phases", "lanes")}
+        if params["w0"].shape[0] != sizes["features"] or params["pi_w"].shape[1] != sizes["phases"]:
+            raise ValueError(f"weights do not match the sizes in {META}")
     except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
         msg = (
             f"field `{field}`: the policy checkpoint in {folder} is unreadable ({exc}); "

@@ -78,6 +78,7 @@ def train(
             jnp.asarray(info["update"], jnp.int32),
         )
         key = jnp.asarray(np.array(info["key"], np.uint32))
+        _keep_metrics_until(out / METRICS, int(info["update"]))
     else:
         out.mkdir(parents=True, exist_ok=True)
         (out / METRICS).write_text("")
@@ -94,3 +95,11 @@ def train(
             if progress is not None:
                 progress(done, row)
     return json.loads((out / META).read_text()) if (out / META).is_file() else meta
+
+
+def _keep_metrics_until(path: Path, update: int) -> None:
+    """Drop metrics lines past the checkpoint (an update interrupted before its checkpoint
+    was saved is done again on resume)."""
+    lines = path.read_text().splitlines() if path.is_file() else []
+    kept = [x for x in lines if x.strip() and json.loads(x)["update"] <= update]
+    path.write_text("".join(x + "\n" for x in kept))
