@@ -87,6 +87,13 @@ def test_env_applies_the_drivers_rules(bundle) -> None:
     _, s2, *_ = step(None, s2, jnp.zeros(t_n, jnp.int32), strict)
     assert (np.asarray(s2.phase) == 0).all()
     np.testing.assert_allclose(s2.green_since, 30.0 + float(params.lost[0, 1]))
+    # the delay reward: the network's vehicle-seconds lost in the interval, per second,
+    # shared by every light
+    delay_env = dataclasses.replace(env, reward="delay")
+    _, s4, r4, *_ = jax.jit(delay_env.step)(None, s, jnp.ones(t_n, jnp.int32), params)
+    lost_s = float(s4.twin.delay - s.twin.delay)
+    assert lost_s > 0
+    np.testing.assert_allclose(r4, np.full(t_n, -lost_s / 10.0), rtol=1e-5)
     # max green: a green held past it moves on to the next phase whatever is asked
     short = dataclasses.replace(params, max_green=jnp.float32(12.0))
     _, s3, *_ = step(None, s, jnp.ones(t_n, jnp.int32), short)  # t=20: 7 s old, kept
