@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from conftest import run_cli, run_signals, small_scenario
 
-from mobility.config import ScenarioSpec
+from mobility.config import ScenarioSpec, load_spec
 from mobility.errors import SpecError
 from mobility.learn.checkpoint import load_checkpoint, save_checkpoint
 from mobility.learn.controller import BUNDLED, PolicyController
@@ -166,9 +166,13 @@ def test_training_beats_a_random_policy_and_resumes(tmp_path, bundle) -> None:
         train(spec, tmp_path / "a", updates=4, seed=1, env_bundle=bundle)
 
 
-def test_bad_policy_paths_and_layouts_are_clear_errors(tmp_path, bundle) -> None:
-    with pytest.raises(SpecError, match=r"signals.params.path.*holds no policy checkpoint"):
-        PolicyController(PolicyParams(path=str(tmp_path / "nowhere")))
+def test_bad_policy_paths_and_layouts_are_clear_errors(tmp_path, bundle, write_spec) -> None:
+    signals = {"controller": "policy", "params": {"path": "nowhere"}}
+    path = write_spec(small_scenario(signals=signals))
+    with pytest.raises(SpecError, match=r"signals.params.path.*nowhere holds no policy checkpoint"):
+        load_spec(path)  # refused when the spec is loaded, relative to the YAML file
+    shutil.copytree(BUNDLED, tmp_path / "nowhere")
+    assert load_spec(path).signals.params.path == str(tmp_path / "nowhere")
     broken = tmp_path / "broken"
     shutil.copytree(BUNDLED, broken)
     (broken / "policy.npz").write_bytes(b"not a zip")
