@@ -13,8 +13,8 @@ env-steps/s on the 2-core CPU.
 
 ``--sumo SEEDS`` also trains a policy in the twin of grid4x4 (30 minutes of random trips at
 1800 veh/h, ``--updates`` PPO updates) and runs it in SUMO against max_pressure (the
-reference) and the bundled policy (trained on grid3x3 only), seeds interleaved, printing
-RESCO's delay per seed and the mean with a 95% t-interval.
+reference), model_predictive and the bundled policy (trained on grid3x3 only), seeds
+interleaved, printing RESCO's delay per seed and the mean with a 95% t-interval.
 """
 
 from __future__ import annotations
@@ -109,6 +109,7 @@ def sumo_table(seeds: list[int], updates: int) -> None:
         print(f"trained {updates} updates on grid4x4's twin in {time.perf_counter() - t0:.0f} s")
         runs = {
             "max_pressure": {"controller": "max_pressure"},
+            "model_predictive": {"controller": "model_predictive"},
             "policy (grid4x4 twin)": {"controller": "policy", "params": {"path": str(folder)}},
             "policy (bundled, grid3x3 twin)": {"controller": "policy"},
         }
