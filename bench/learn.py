@@ -81,8 +81,45 @@ def main() -> None:
     per = (time.perf_counter() - t0) / 5
     steps = config.envs * env.decisions
     print(f"PPO update: {per * 1e3:.0f} ms ({steps} env-steps + 4 epochs): {steps / per:.0f}/s")
+    twin_rules()
     if args.sumo:
         sumo_table([int(x) for x in args.sumo.split(",")], args.updates)
+
+
+def twin_rules() -> None:
+    """Mean reward per light and decision in grid3x3's twin (16 episodes of 10 min) of simple
+    rules, at the tests' demand and at 2400 veh/h: what a trained policy should reach."""
+    import jax.numpy as jnp
+
+    for vph in (900, 2400):
+        demand = {"type": "random", "vehicles_per_hour": vph, "fringe_factor": 5}
+        signals = {"controller": "policy", "min_green": 5}
+        spec = ScenarioSpec.model_validate(small_scenario(end=600, demand=demand, signals=signals))
+        env, params, _ = scenario_env(spec)
+
+        def served(o, params=params):
+            return jnp.einsum("tpi,ti->tp", params.lane_served, o.in_halting)
+
+        rules = {
+            "switch every decision": lambda o, st: (st.phase + 1) % 2,
+            "longest queue first": lambda o, st: served(o).argmax(1),
+            "keep (max green only)": lambda o, st: st.phase,
+        }
+
+        def run(rule, key, env=env, params=params):
+            obs, st = env.reset(key, params)
+
+            def body(c, _):
+                obs, st = c
+                obs, st, r, _, _ = env.step(None, st, rule(obs, st), params)
+                return (obs, st), r.mean()
+
+            return jax.lax.scan(body, (obs, st), None, length=env.decisions)[1].mean()
+
+        keys = jax.random.split(jax.random.PRNGKey(5), 16)
+        for name, rule in rules.items():
+            got = float(jax.jit(jax.vmap(lambda k, rule=rule: run(rule, k)))(keys).mean())
+            print(f"twin grid3x3 {vph} veh/h, {name}: {got:.3f}")
 
 
 def sumo_table(seeds: list[int], updates: int) -> None:
