@@ -194,6 +194,42 @@ def print_kpis(kpis: dict[str, float], *, title: str) -> None:
     console.print(table)
 
 
+@signals_app.command("train")
+def train_command(
+    spec: Annotated[
+        Path, typer.Argument(help="scenario YAML, or a RESCO-format folder / .sumocfg")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="policy folder")] = Path("policy"),
+    updates: Annotated[int, typer.Option(min=1, help="PPO updates in all")] = 200,
+    envs: Annotated[int, typer.Option(min=1, help="twin episodes per update")] = 16,
+    seed: Annotated[int, typer.Option(help="of the training (not of any SUMO run)")] = 0,
+    reward: Annotated[str, typer.Option(help="queue or delay")] = "queue",
+    resume: Annotated[bool, typer.Option(help="go on from the folder's checkpoint")] = True,
+) -> None:
+    """Train a signal policy with PPO in the scenario's JAX twin (one policy shared by every
+    light); deploy it with `signals: {controller: policy, params: {path: OUT}}`."""
+    from rich.progress import Progress
+
+    from mobility.errors import SpecError
+    from mobility.learn.train import train
+    from mobility.signals.compare import load_any
+
+    if reward not in ("queue", "delay"):
+        raise SpecError(f"option `--reward`: {reward!r} is not queue or delay; pick one")
+    scenario = load_any(spec)
+    with Progress(console=Console(stderr=True)) as bar:
+        task = bar.add_task("training", total=updates)
+
+        def show(done: int, row: dict[str, float]) -> None:
+            bar.update(task, completed=done, description=f"reward {row['reward']:.3f}")
+
+        meta = train(
+            scenario, out, updates=updates, envs=envs, seed=seed, reward=reward,
+            resume=resume, progress=show,
+        )  # fmt: skip
+    Console().print(f"policy: {out} ({meta['update']} updates); metrics: {out}/metrics.jsonl")
+
+
 def _terminate(signum: int, frame: object) -> None:
     """SIGTERM (a scheduler, ``kill``, a container stopping) stops like Ctrl-C: the same
     clean-up runs and nothing half-written is kept."""

@@ -19,9 +19,10 @@ start-up.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_serializer
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_serializer
 
 from mobility.lazy import load_code
 
@@ -167,6 +168,34 @@ class DelayBasedParams(Params):
     vTypes: str | None = None
 
 
+class PolicyParams(Params):
+    path: str = Field(
+        "",
+        description="folder of a policy trained by `mobility signals train` (empty: the "
+        "bundled policy, trained in the twin of networks/grid3x3); relative paths start at "
+        "the YAML file",
+    )
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _policy_folder(cls, value: Any, info: ValidationInfo) -> str:
+        """Resolve against the spec's folder and refuse a folder without a checkpoint when
+        the spec is loaded, not once SUMO runs."""
+        if not value:
+            return ""
+        path = Path(str(value)).expanduser()
+        base = (info.context or {}).get("base_dir")
+        if not path.is_absolute() and base is not None:
+            path = Path(base) / path
+        if not (path / "policy.json").is_file():
+            msg = (
+                f"{path} holds no policy checkpoint (policy.json, policy.npz); train one with "
+                "`mobility signals train SPEC -o FOLDER` (relative paths start at the YAML file)"
+            )
+            raise ValueError(msg)
+        return str(path.resolve())
+
+
 @dataclass(frozen=True)
 class Controller:
     """One controller's declaration."""
@@ -244,6 +273,13 @@ CONTROLLERS: dict[str, Controller] = {
             "mobility.signals.model_predictive:ModelPredictive",
             "model-predictive control: phase sequences rolled out on the JAX network model",
             uses_model=True,
+        ),
+        Controller(
+            "policy",
+            "phase",
+            PolicyParams,
+            "mobility.learn.controller:PolicyController",
+            "a policy trained by reinforcement learning in the JAX twin",
         ),
     )
 }
