@@ -37,8 +37,9 @@ def clock(s: int) -> str:
     return f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}"
 
 
-def write_feed(path: Path, *, leave_out: str = "") -> Path:
-    """A GTFS zip (no calendar_dates.txt: optional in GTFS, gtfs2pt wants it, we add it)."""
+def write_feed(path: Path, *, leave_out: str = "", slow: str = "") -> Path:
+    """A GTFS zip (no calendar_dates.txt: optional in GTFS, gtfs2pt wants it, we add it);
+    trip ``slow`` takes a minute longer to its second stop (its own times, not its route's)."""
     trips, times = (
         ["route_id,service_id,trip_id"],
         ["trip_id,arrival_time,departure_time,stop_id,stop_sequence"],
@@ -48,6 +49,7 @@ def write_feed(path: Path, *, leave_out: str = "") -> Path:
             trip, start = f"{route}_{i}", 8 * 3600 + 600 * i
             trips.append(f"{route},weekdays,{trip}")
             for k, (stop, dt) in enumerate(stops, start=1):
+                dt += 60 if trip == slow and k > 1 else 0
                 times.append(f"{trip},{clock(start + dt)},{clock(start + dt)},{stop},{k}")
     files = {
         "agency.txt": "agency_id,agency_name,agency_url,agency_timezone\n"
@@ -132,7 +134,7 @@ def test_a_day_without_service_is_an_error(tmp_path: Path) -> None:
 
 
 def test_gtfs_route_run_by_autonomous_shuttles(tmp_path: Path) -> None:
-    feed = write_feed(tmp_path / "feed.zip")
+    feed = write_feed(tmp_path / "feed.zip", slow="W8_1")
     spec = transit_spec(feed)  # route 8: run by the shuttles, so no background bus
     spec["shuttles"] = [{"service": "line", "name": "l8", "gtfs_route": "8", "dwell": 15}]
     (tmp_path / "s.yaml").write_text(yaml.safe_dump(spec))
@@ -140,12 +142,19 @@ def test_gtfs_route_run_by_autonomous_shuttles(tmp_path: Path) -> None:
     trips = result.table("trips")
     assert not (trips["vType"] == "bus").any()
     shuttles = trips[trips["vType"] == "shuttle_l8"].sort_values("depart")
-    # the timetable of the day in the window: 08:00, 08:10, 08:20, less 10 s to board
-    assert shuttles["depart"].tolist() == [28790, 29390, 29990]
+    # the timetable of the day in the window: 08:00, 08:10, 08:20, less 10 s to reach the
+    # first stop and the 15 s dwell
+    assert shuttles["depart"].tolist() == [28775, 29375, 29975]
     # each shuttle serves the feed's three stops of route 8 in order (SUMO's stop output)
     calls = pq.read_table(result.run_dir / "stops.parquet").to_pandas()
     first = calls[calls["vehicle"] == "l8.0"].sort_values("arrival")
     assert first["stop"].tolist() == ["l8.s1", "l8.s2", "l8.s3"]
+    # ... and keeps the feed's timetable: it leaves each stop at the feed's departure time
+    # (trip W8_0: 08:00:00, 08:01:30, 08:04:00; the slow W8_1 08:10:00, 08:12:30, 08:15:00),
+    # where a 15 s dwell alone would leave 08:01:30 and 08:04:00 early
+    for vehicle, leaves in (("l8.0", [28800, 28890, 29040]), ("l8.1", [29400, 29550, 29700])):
+        left = calls[calls["vehicle"] == vehicle].sort_values("arrival")["departure"]
+        assert [int(t) for t in left] == leaves
     written = yaml.safe_load((result.run_dir / "spec.yaml").read_text())
     assert written["shuttles"][0]["gtfs_route"] == "8" and not written["shuttles"][0]["stops"]
     # the report's interactive map shows the line's three stops where SUMO put them

@@ -24,7 +24,7 @@ from mobility.cache import cached_build
 from mobility.config import ScenarioSpec, TransitSpec, file_hash
 from mobility.errors import DemandError
 from mobility.network.net import Network
-from mobility.shuttles.spec import LineService, StopSpec
+from mobility.shuttles.spec import LineCall, LineService, LineTrip, StopSpec
 from mobility.sim.parts import RunContext, SumoInputs
 
 REQUIRED = ("stops.txt", "routes.txt", "trips.txt", "stop_times.txt")
@@ -215,9 +215,9 @@ class TransitPart:
 
 def with_gtfs_lines(spec: ScenarioSpec, network: Network) -> ScenarioSpec:
     """``spec`` with each shuttle line that names a ``gtfs_route`` given that route's stops
-    (placed by gtfs2pt, named ``<fleet>.<GTFS stop_id>``), path and timetable (the departures of
-    its trips of the day in the window), so the shuttles part runs it like any line. A
-    route with several stop sequences runs its most frequent one."""
+    (placed by gtfs2pt, named ``<fleet>.<GTFS stop_id>``) and its trips of the day in the
+    window, each with its own path and the feed's stop times, so the shuttles part runs the
+    feed's timetable."""
     lines = gtfs_lines(spec)
     if not lines:
         return spec
@@ -233,13 +233,18 @@ def with_gtfs_lines(spec: ScenarioSpec, network: Network) -> ScenarioSpec:
     for fleet in spec.shuttles:
         if fleet in lines:
             route_ids = find_routes(spec.transit, [fleet.gtfs_route])
-            fleet = _line_of(fleet, build_transit(spec, network, route_ids))
+            built = build_transit(spec, network, route_ids)
+            fleet = _line_of(fleet, built, spec.transit.gtfs, spec.begin)
         fleets.append(fleet)
     return spec.model_copy(update={"shuttles": fleets})
 
 
-def _line_of(fleet: LineService, built: Path) -> LineService:
-    """A line's stops, path and timetable from gtfs2pt's files."""
+def _line_of(fleet: LineService, built: Path, feed: Path, begin: float) -> LineService:
+    """A line's stops and trips from gtfs2pt's files (where it placed the stops, the path
+    of each stop sequence, which trips run in the window) and the feed's own stop times
+    (gtfs2pt keeps one set of times per stop sequence, taken from one trip). A shuttle
+    enters the network ``dwell`` s earlier than gtfs2pt's bus (which enters 10 s before its
+    first departure), so it can dwell at the first stop and still leave it on time."""
     import sumolib
 
     stops = {}
@@ -252,16 +257,79 @@ def _line_of(fleet: LineService, built: Path) -> LineService:
             length=max(end - start, 1.0),
         )
     routes = {r.id: r for r in sumolib.xml.parse(str(built / ROUTES), "route") if r.id}
-    departs: dict[str, list[float]] = {}
-    for vehicle in sumolib.xml.parse(str(built / ROUTES), "vehicle"):
-        departs.setdefault(vehicle.route, []).append(float(vehicle.depart))
-    used = max(departs, key=lambda r: len(departs[r]))
-    route = routes[used]
+    vehicles = list(sumolib.xml.parse(str(built / ROUTES), "vehicle"))
+    times = _stop_times(feed, {_trip_of(v.id)[0] for v in vehicles})
+    trips, used = [], {}
+    for vehicle in vehicles:
+        route = routes[vehicle.route]
+        order = [s.busStop for s in route.stop or []]
+        trip_id, day = _trip_of(vehicle.id)
+        calls = _calls(order, times.get(trip_id, []), day * 86400.0)
+        trips.append(
+            LineTrip(
+                depart=max(begin, float(vehicle.depart) - fleet.dwell),
+                route=route.edges.split(),
+                calls=[LineCall(stop=stops[s].id, arrival=a, until=u) for s, a, u in calls],
+            )
+        )
+        used[vehicle.route] = used.get(vehicle.route, 0) + 1
+    trips.sort(key=lambda t: t.depart)
+    served = [s.busStop for r in sorted(used, key=lambda r: -used[r]) for s in routes[r].stop]
+    common = routes[max(used, key=lambda r: used[r])]
     return fleet.model_copy(
         update={
-            "stops": [stops[s.busStop] for s in route.stop or []],
-            "route": route.edges.split(),
-            "timetable": sorted(departs[used]),
+            "stops": [stops[s] for s in dict.fromkeys(served)],
+            "route": common.edges.split(),
+            "timetable": [t.depart for t in trips],
+            "trips": trips,
             "headway": None,
         }
     )
+
+
+def _trip_of(vehicle_id: str) -> tuple[str, int]:
+    """The GTFS trip_id and service day (0: the date asked for) of a gtfs2pt vehicle,
+    named ``<trip_id>.<day>`` (``<trip_id>.trimmed.<day>`` when cut at the window)."""
+    trip, day = vehicle_id.rsplit(".", 1)
+    return trip.removesuffix(".trimmed"), int(day)
+
+
+def _stop_times(feed: Path, trip_ids: set[str]) -> dict[str, list[tuple[str, str, str]]]:
+    """Per trip, its (stop_id, arrival_time, departure_time) in stop_sequence order."""
+    table = read_table(feed, "stop_times.txt")
+    table = table[table["trip_id"].isin(trip_ids)].copy()
+    table["order"] = table["stop_sequence"].astype(int)
+    out: dict[str, list[tuple[str, str, str]]] = {}
+    for row in table.sort_values(["trip_id", "order"]).itertuples():
+        out.setdefault(row.trip_id, []).append((row.stop_id, row.arrival_time, row.departure_time))
+    return out
+
+
+def _calls(
+    order: list[str], times: list[tuple[str, str, str]], shift: float
+) -> list[tuple[str, float, float]]:
+    """(busStop, arrival, until) for each stop gtfs2pt kept, from the trip's own times
+    (stops matched in order, so a loop calling twice at one stop gets both times); a stop
+    the feed gives no time for (not a timepoint) takes the previous one's."""
+    out, k, last = [], 0, 0.0
+    for bus_stop in order:
+        gtfs_id = bus_stop.removeprefix("gtfs_")
+        while k < len(times) and times[k][0] != gtfs_id:
+            k += 1
+        if k == len(times):
+            msg = f"gtfs2pt stop {bus_stop} is not on the trip's stop_times"
+            raise RuntimeError(msg)  # gtfs2pt only keeps a trip's own stops: a bug here
+        _, arrival, departure = times[k]
+        k += 1
+        until = _seconds(departure or arrival, last - shift) + shift
+        out.append((bus_stop, _seconds(arrival or departure, until - shift) + shift, until))
+        last = until
+    return out
+
+
+def _seconds(clock: str, default: float) -> float:
+    """GTFS ``HH:MM:SS`` (hours may pass 24) in seconds; ``default`` where empty."""
+    if not clock.strip():
+        return default
+    h, m, s = (int(x) for x in clock.strip().split(":"))
+    return float(h * 3600 + m * 60 + s)

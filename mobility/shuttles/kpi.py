@@ -601,6 +601,8 @@ def _line_kpis(path: Path, lines: list[LineService], run_dir: Path) -> dict[str,
                 "stop": stop_id,
                 "vehicle": stop.get("id", ""),
                 "arrival": started,
+                "departure": float(stop.get("ended", "nan")),
+                "delay": float(stop.get("delay", "nan")),  # s after `until` (timetabled lines)
                 "boarded": float(stop.get("loadedPersons", 0)),
                 "alighted": float(stop.get("unloadedPersons", 0)),
                 "load_departing": load,

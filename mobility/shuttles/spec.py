@@ -51,6 +51,24 @@ class StopSpec(StrictModel):
     length: float = Field(20.0, gt=0, description="m of kerb")
 
 
+class LineCall(StrictModel):
+    """A trip's call at a stop: the planned arrival and the earliest departure (s)."""
+
+    stop: str
+    arrival: float = Field(ge=0, description="s; planned arrival (SUMO stop arrival)")
+    until: float = Field(ge=0, description="s; leaves no earlier (SUMO stop until)")
+
+
+class LineTrip(StrictModel):
+    """One scheduled trip of a line, as a GTFS feed gives it: when it enters the network,
+    its path, and the stops it calls at with their times (a feed's trips may skip stops,
+    take other paths and keep their own times, so each keeps its own)."""
+
+    depart: float = Field(ge=0, description="s; enters the network")
+    route: list[str] = Field(min_length=1, description="edges")
+    calls: list[LineCall] = Field(min_length=1)
+
+
 class LineService(StrictModel):
     """A fixed line: vehicles run the stops in order every ``headway`` s between its hours."""
 
@@ -66,6 +84,11 @@ class LineService(StrictModel):
     headway: float | None = Field(600.0, gt=0, description="s between departures")
     timetable: list[float] | None = Field(None, description="departure times s, instead")
     hours: tuple[float, float] | None = Field(None, description="[begin, end] s of service")
+    trips: list[LineTrip] | None = Field(
+        None,
+        description="scheduled trips with stop times (filled in from gtfs_route), instead of "
+        "timetable or headway",
+    )
 
     @model_validator(mode="after")
     def _one_schedule(self) -> LineService:
@@ -78,6 +101,10 @@ class LineService(StrictModel):
         ids = [s.id for s in self.stops]
         if len(set(ids)) != len(ids):
             raise ValueError("stop ids repeat; give each stop its own id")
+        for trip in self.trips or []:
+            unknown = [c.stop for c in trip.calls if c.stop not in ids]
+            if unknown:
+                raise ValueError(f"trip calls at {unknown[0]!r}, not one of the line's stops")
         if self.hours is not None and self.hours[1] <= self.hours[0]:
             raise ValueError("hours end before they begin; give [begin, end] in s")
         return self
