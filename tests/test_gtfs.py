@@ -161,3 +161,11 @@ def test_gtfs_route_run_by_autonomous_shuttles(tmp_path: Path) -> None:
     page = build_report(result.run_dir).read_text()
     data = json.loads(re.search(r"id='imap-data'>(.*?)</script>", page).group(1))
     assert len(data["stops"]) == 3
+    # ... the static shuttle map has them (no depot, so without them it is left out) and
+    # the line-stops table lists them by the feed's names, with the departure delay
+    assert "data-kind='shuttle-map'" in page
+    table = page[page.index("line-stops") :]
+    names = [n for _, n, *_ in STOPS[:3]]
+    assert [table.index(n.replace("&", "&amp;")) for n in names] == sorted(
+        table.index(n.replace("&", "&amp;")) for n in names
+    )

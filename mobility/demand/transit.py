@@ -255,6 +255,7 @@ def _line_of(fleet: LineService, built: Path, feed: Path, begin: float) -> LineS
             edge=stop.lane.rsplit("_", 1)[0],
             pos=(start + end) / 2,
             length=max(end - start, 1.0),
+            name=stop.attr_name or "",
         )
     routes = {r.id: r for r in sumolib.xml.parse(str(built / ROUTES), "route") if r.id}
     vehicles = list(sumolib.xml.parse(str(built / ROUTES), "vehicle"))

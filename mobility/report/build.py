@@ -21,6 +21,7 @@ from mobility.report import figures as F
 from mobility.report.counts import count_sites, counts_section
 from mobility.report.edges import edge_kpis, edge_slices, junction_delays
 from mobility.report.interactive import interactive_map, map_data, stop_places
+from mobility.report.lines import line_stops, stops_table
 from mobility.report.load import (
     ReportError,
     RunData,
@@ -371,11 +372,16 @@ def _shuttles(views: list[_RunView], labels: list[str]) -> str:
             ("shuttle-occupancy", "Shuttle km at each load", F.shuttle_occupancy_plot(loads))
         )
     out.append("<div class='grid'>" + "".join(_figure(k, t, f) for k, t, f in figs) + "</div>")
+    for label, view in shown.items():
+        table = stops_table(view.run.run_dir)
+        out.append(f"<h3>{e(label)}: line stops</h3>{table}" if table else "")
     return "".join(out)
 
 
 def _shuttle_places(view: _RunView) -> tuple[list, list]:
-    """(x, y) of each shuttle stop and depot of the run, on its edge's geometry."""
+    """(x, y) of each shuttle stop and depot of the run, on its edge's geometry; the stops
+    as the run placed them (a GTFS line's are not in its spec), the spec's where the run
+    folder has none."""
     lines = view.edges.set_index("edge_id")
     stops, depots = [], []
 
@@ -398,6 +404,9 @@ def _shuttle_places(view: _RunView) -> tuple[list, list]:
             xy = where(s.get("edge"), float(s.get("pos", -1.0)))
             if xy:
                 stops.append(xy)
+    placed = line_stops(view.run.run_dir)
+    if not placed.empty:
+        stops = [xy for r in placed.itertuples() if (xy := where(r.edge, r.pos))]
     return stops, depots
 
 

@@ -241,9 +241,10 @@ def _line(
             raise SpecError(msg)
         start = max(0.0, min(pos - stop.length / 2, length - stop.length))
         end = min(length, start + stop.length)
+        name = f" name={quoteattr(stop.name)}" if stop.name else ""
         stops_xml.append(
             f'  <busStop id="{stop.id}" lane="{graph.lane_for(stop.edge, vclass)}" '
-            f'startPos="{start:.2f}" endPos="{end:.2f}" lines="{fleet.name}"/>\n'
+            f'startPos="{start:.2f}" endPos="{end:.2f}" lines="{fleet.name}"{name}/>\n'
         )
         stop_edges[stop.id] = (stop.edge, pos)
     if fleet.trips is not None:

@@ -49,6 +49,7 @@ class StopSpec(StrictModel):
     edge: str
     pos: float = Field(-1.0, description="m from the edge's start; -1: the middle")
     length: float = Field(20.0, gt=0, description="m of kerb")
+    name: str = Field("", description="shown in the report (a GTFS stop's stop_name)")
 
 
 class LineCall(StrictModel):
