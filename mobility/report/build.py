@@ -40,6 +40,7 @@ from mobility.report.words import (
     scenario_words,
     span,
 )
+from mobility.safety.conflicts import TABLE as CONFLICTS
 
 e = html.escape
 
@@ -132,6 +133,7 @@ def _interactive(view: _RunView) -> str:
         view.delays,
         stops=stops,
         counts=count_sites(view.run.run_dir),
+        conflicts=read_table(view.run.run_dir / CONFLICTS) if has_safety(view) else None,
     )
     note = (
         "<p>Drag to pan, scroll or use +/− to zoom, hover a road for its KPIs; the slider "

@@ -62,9 +62,11 @@ def map_data(
     *,
     stops: list[tuple[float, float]] = (),
     counts: pd.DataFrame | None = None,
+    conflicts: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Everything the map draws, as plain JSON: roads (geometry, id, name, whole-run KPIs),
-    congestion per time slice, signals with their delay, shuttle stops, count sites."""
+    congestion per time slice, signals with their delay, shuttle stops, count sites and
+    the safety run part's conflicts (collisions, emergency brakings)."""
     geoms = [np.asarray(g.coords)[:, :2] for g in edges.geometry]
     allxy = np.vstack(geoms) if geoms else np.zeros((1, 2))
     x0, y0 = allxy.min(axis=0)
@@ -89,6 +91,8 @@ def map_data(
         "slices": [
             {
                 "label": span(b, e),
+                "begin": float(b),
+                "end": float(e),
                 "speed": _num(edges["edge_id"].map(rel), 2),
             }
             for b, e, rel in slices
@@ -99,6 +103,7 @@ def map_data(
         ],
         "stops": [xy(np.array([p])) for p in stops],
         "counts": [],
+        "conflicts": _conflict_points(conflicts, xy) if conflicts is not None else [],
     }
     if counts is not None and len(counts):
         mids = {
@@ -119,6 +124,26 @@ def map_data(
                 ]
             )
     return data
+
+
+def _conflict_points(table: pd.DataFrame, xy: Any) -> list[list[Any]]:
+    """One entry per row of ``conflicts.parquet`` placed on the net: x, y, time (s), kind,
+    conflict type, vehicle classes, min TTC (s), PET (s), max DRAC (m/s^2), decel (m/s^2)."""
+    placed = table[np.isfinite(table["x"].astype(float)) & np.isfinite(table["y"].astype(float))]
+    out = []
+    for r in placed.itertuples():
+        pair = str(r.ego_class) + (f" / {r.foe_class}" if r.foe_class else "")
+        out.append(
+            [
+                *xy(np.array([[r.x, r.y]])),
+                round(float(r.time), 1),
+                str(r.kind),
+                str(r.conflict_type or ""),
+                pair,
+                *_num([r.min_ttc, r.pet, r.max_drac, r.decel], 2),
+            ]
+        )
+    return out
 
 
 def stop_places(run_dir: Path, edges: pd.DataFrame) -> list[tuple[float, float]]:
@@ -246,6 +271,31 @@ MAP_JS = r"""
             fillColor: p[6] < 5 ? '#1a9850' : '#d73027'};
   }, function (p) { return 'count site <b>' + esc(p[2]) + '</b> (' + esc(p[3]) + ')<br>counted ' +
                            p[4] + ', simulated ' + p[5] + '<br>GEH ' + p[6]; });
+  // conflicts of the safety run part: those of the time slice shown (all without slices),
+  // collisions red, emergency brakings orange, conflicts purple sized by severity (TTC)
+  var KIND = {collision: '#d73027', emergency_braking: '#fc8d59', conflict: '#762a83'};
+  layers.conflicts = L.layerGroup();
+  function conflictTip(p) {
+    var type = p[4] ? ' <b>' + esc(p[4].replace('_', ' ')) + '</b>' : '';
+    return esc(p[3].replace('_', ' ')) + type + ' at ' + fmt(p[2], ' s') + '<br>' + esc(p[5]) +
+      (p[6] !== null ? '<br>min TTC: ' + fmt(p[6], ' s') : '') +
+      (p[7] !== null ? '<br>PET: ' + fmt(p[7], ' s') : '') +
+      (p[8] !== null ? '<br>max DRAC: ' + fmt(p[8], ' m/s²') : '') +
+      (p[9] !== null ? '<br>deceleration: ' + fmt(p[9], ' m/s²') : '');
+  }
+  function showConflicts() {
+    layers.conflicts.clearLayers();
+    var s = D.slices.length ? D.slices[slice] : null;
+    D.conflicts.forEach(function (p) {
+      if (s && (p[2] < s.begin || p[2] >= s.end)) { return; }
+      var ttc = p[6] === null ? 1.5 : p[6];
+      var m = L.circleMarker([p[1], p[0]], {renderer: renderer, color: '#222', weight: 1,
+        radius: 4 + 6 * Math.max(0, 1.5 - ttc) / 1.5, fillColor: KIND[p[3]] || '#762a83',
+        fillOpacity: 0.85});
+      m.bindTooltip(conflictTip(p));
+      layers.conflicts.addLayer(m);
+    });
+  }
   layers.congestion.addTo(map);
   layers.signals.addTo(map);
   if (D.counts.length) { layers.counts.addTo(map); }
@@ -255,6 +305,10 @@ MAP_JS = r"""
   var over = {'Traffic lights (delay)': layers.signals};
   if (D.stops.length) { over['Shuttle and bus stops'] = layers.stops; }
   if (D.counts.length) { over['Count sites (GEH)'] = layers.counts; }
+  if (D.conflicts.length) {
+    layers.conflicts.addTo(map);
+    over['Conflicts (safety, this time slice)'] = layers.conflicts;
+  }
   L.control.layers(base, over, {collapsed: false}).addTo(map);
   L.control.scale({imperial: false}).addTo(map);
   map.fitBounds([[0, 0], [D.size[1], D.size[0]]], {padding: [10, 10]});
@@ -266,6 +320,7 @@ MAP_JS = r"""
     layers.congestion.lines.forEach(function (line) {
       line.setStyle({color: congestion(sliceSpeed(line.edgeIndex))});
     });
+    showConflicts();
   }
   range.max = String(Math.max(0, D.slices.length - 1));
   range.disabled = D.slices.length < 2;
