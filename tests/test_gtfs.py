@@ -37,9 +37,10 @@ def clock(s: int) -> str:
     return f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}"
 
 
-def write_feed(path: Path, *, leave_out: str = "", slow: str = "") -> Path:
+def write_feed(path: Path, *, leave_out: str = "", slow: str = "", short: str = "") -> Path:
     """A GTFS zip (no calendar_dates.txt: optional in GTFS, gtfs2pt wants it, we add it);
-    trip ``slow`` takes a minute longer to its second stop (its own times, not its route's)."""
+    trip ``slow`` takes a minute longer to its second stop (its own times, not its route's),
+    trip ``short`` ends at its second stop (a second stop sequence of the route)."""
     trips, times = (
         ["route_id,service_id,trip_id"],
         ["trip_id,arrival_time,departure_time,stop_id,stop_sequence"],
@@ -50,6 +51,8 @@ def write_feed(path: Path, *, leave_out: str = "", slow: str = "") -> Path:
             trips.append(f"{route},weekdays,{trip}")
             for k, (stop, dt) in enumerate(stops, start=1):
                 dt += 60 if trip == slow and k > 1 else 0
+                if trip == short and k > 2:
+                    continue
                 times.append(f"{trip},{clock(start + dt)},{clock(start + dt)},{stop},{k}")
     files = {
         "agency.txt": "agency_id,agency_name,agency_url,agency_timezone\n"
@@ -134,7 +137,7 @@ def test_a_day_without_service_is_an_error(tmp_path: Path) -> None:
 
 
 def test_gtfs_route_run_by_autonomous_shuttles(tmp_path: Path) -> None:
-    feed = write_feed(tmp_path / "feed.zip", slow="W8_1")
+    feed = write_feed(tmp_path / "feed.zip", slow="W8_1", short="W8_2")
     spec = transit_spec(feed)  # route 8: run by the shuttles, so no background bus
     spec["shuttles"] = [{"service": "line", "name": "l8", "gtfs_route": "8", "dwell": 15}]
     (tmp_path / "s.yaml").write_text(yaml.safe_dump(spec))
@@ -155,6 +158,10 @@ def test_gtfs_route_run_by_autonomous_shuttles(tmp_path: Path) -> None:
     for vehicle, leaves in (("l8.0", [28800, 28890, 29040]), ("l8.1", [29400, 29550, 29700])):
         left = calls[calls["vehicle"] == vehicle].sort_values("arrival")["departure"]
         assert [int(t) for t in left] == leaves
+    # the short trip W8_2 runs its own stop sequence, ending at s2 (08:21:30)
+    short = calls[calls["vehicle"] == "l8.2"].sort_values("arrival")
+    assert short["stop"].tolist() == ["l8.s1", "l8.s2"]
+    assert [int(t) for t in short["departure"]] == [30000, 30090]
     written = yaml.safe_load((result.run_dir / "spec.yaml").read_text())
     assert written["shuttles"][0]["gtfs_route"] == "8" and not written["shuttles"][0]["stops"]
     # the report's interactive map shows the line's three stops where SUMO put them
