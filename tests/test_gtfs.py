@@ -162,6 +162,10 @@ def test_gtfs_route_run_by_autonomous_shuttles(tmp_path: Path) -> None:
     short = calls[calls["vehicle"] == "l8.2"].sort_values("arrival")
     assert short["stop"].tolist() == ["l8.s1", "l8.s2"]
     assert [int(t) for t in short["departure"]] == [30000, 30090]
+    # the feed's times leave room to drive: every departure on time, none late
+    assert calls["delay"].tolist() == [0.0] * len(calls)
+    assert result.kpis["shuttle_schedule_delay_mean_s"] == 0.0
+    assert result.kpis["shuttle_on_time_share"] == 1.0
     written = yaml.safe_load((result.run_dir / "spec.yaml").read_text())
     assert written["shuttles"][0]["gtfs_route"] == "8" and not written["shuttles"][0]["stops"]
     # the report's interactive map shows the line's three stops where SUMO put them
