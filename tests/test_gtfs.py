@@ -171,7 +171,7 @@ def test_gtfs_route_run_by_autonomous_shuttles(tmp_path: Path) -> None:
     # the report's interactive map shows the line's three stops where SUMO put them
     page = build_report(result.run_dir).read_text()
     data = json.loads(re.search(r"id='imap-data'>(.*?)</script>", page).group(1))
-    assert len(data["stops"]) == 3
+    assert [stop[2] for stop in data["stops"]] == [f"l8.{i} {n}" for i, n, *_ in STOPS[:3]]
     # ... the static shuttle map has them (no depot, so without them it is left out) and
     # the line-stops table lists them by the feed's names, with the departure delay
     assert "data-kind='shuttle-map'" in page

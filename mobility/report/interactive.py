@@ -60,7 +60,7 @@ def map_data(
     slices: list[tuple[float, float, pd.Series]],
     signals: pd.DataFrame,
     *,
-    stops: list[tuple[float, float]] = (),
+    stops: list[tuple[float, float, str]] = (),
     counts: pd.DataFrame | None = None,
     conflicts: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
@@ -101,7 +101,7 @@ def map_data(
             [*xy(np.array([[r.x, r.y]])), str(r.junction_id), _num([r.delay_per_vehicle_s], 1)[0]]
             for r in signals.itertuples()
         ],
-        "stops": [xy(np.array([p])) for p in stops],
+        "stops": [[*xy(np.array([p[:2]])), *p[2:]] for p in stops],
         "counts": [],
         "conflicts": _conflict_points(conflicts, xy) if conflicts is not None else [],
     }
@@ -146,9 +146,9 @@ def _conflict_points(table: pd.DataFrame, xy: Any) -> list[list[Any]]:
     return out
 
 
-def stop_places(run_dir: Path, edges: pd.DataFrame) -> list[tuple[float, float]]:
-    """(x, y) of every busStop the run loaded (shuttle lines, GTFS transit), from the
-    additional files in its folder: the stops as SUMO placed them, not as the spec named
+def stop_places(run_dir: Path, edges: pd.DataFrame) -> list[tuple[float, float, str]]:
+    """(x, y, "id name") of every busStop the run loaded (shuttle lines, GTFS transit), from
+    the additional files in its folder: the stops as SUMO placed them, not as the spec named
     them (a GTFS line's stops exist only there)."""
     import sumolib
 
@@ -165,7 +165,8 @@ def stop_places(run_dir: Path, edges: pd.DataFrame) -> list[tuple[float, float]]
             geom, length = lines.at[edge, "geometry"], float(lines.at[edge, "length_m"] or 0)
             mid = (float(stop.startPos) + float(stop.endPos)) / 2
             p = geom.interpolate(min(mid / length, 1.0) if length > 0 else 0.5, normalized=True)
-            places.append((float(p.x), float(p.y)))
+            label = f"{stop.id} {stop.attr_name or ''}".strip()
+            places.append((float(p.x), float(p.y), label))
     return places
 
 
@@ -265,7 +266,7 @@ MAP_JS = r"""
                            fmt(p[3], ' s'); });
   layers.stops = points(D.stops, function () {
     return {radius: 5, color: '#1f77b4', weight: 2, fillColor: '#fff', fillOpacity: 1};
-  }, function () { return 'shuttle or bus stop'; });
+  }, function (p) { return 'stop <b>' + esc(p[2] || '') + '</b>'; });
   layers.counts = points(D.counts, function (p) {
     return {radius: 6, color: '#222', weight: 1, fillOpacity: 0.9,
             fillColor: p[6] < 5 ? '#1a9850' : '#d73027'};
