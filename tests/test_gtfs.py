@@ -172,6 +172,12 @@ def test_gtfs_route_run_by_autonomous_shuttles(tmp_path: Path) -> None:
     page = build_report(result.run_dir).read_text()
     data = json.loads(re.search(r"id='imap-data'>(.*?)</script>", page).group(1))
     assert [stop[2] for stop in data["stops"]] == [f"l8.{i} {n}" for i, n, *_ in STOPS[:3]]
+    # ... and the line's two paths (the short trip's ends on s2's road)
+    ids = data["edges"]["id"]
+    paths = sorted([line, [ids[i] for i in edges]] for line, edges in data["paths"])
+    full = ["395356578", "250665456", "-6358365#2", "-6358365#0"]
+    assert paths[1] == ["l8", full] and paths[0][0] == "l8"
+    assert full[: len(paths[0][1])] == paths[0][1] and len(paths[0][1]) < len(full)
     # ... the static shuttle map has them (no depot, so without them it is left out) and
     # the line-stops table lists them by the feed's names, with the departure delay
     assert "data-kind='shuttle-map'" in page

@@ -20,7 +20,7 @@ from mobility.kpis import all_kpis, headline_kpis
 from mobility.report import figures as F
 from mobility.report.counts import count_sites, counts_section
 from mobility.report.edges import edge_kpis, edge_slices, junction_delays
-from mobility.report.interactive import interactive_map, map_data, stop_places
+from mobility.report.interactive import interactive_map, line_paths, map_data, stop_places
 from mobility.report.lines import line_stops, stops_table
 from mobility.report.load import (
     ReportError,
@@ -134,6 +134,7 @@ def _interactive(view: _RunView) -> str:
         stops=stops,
         counts=count_sites(view.run.run_dir),
         conflicts=read_table(view.run.run_dir / CONFLICTS) if has_safety(view) else None,
+        paths=line_paths(view.run.run_dir),
     )
     note = (
         "<p>Drag to pan, scroll or use +/− to zoom, hover a road for its KPIs; the slider "

@@ -63,10 +63,11 @@ def map_data(
     stops: list[tuple[float, float, str]] = (),
     counts: pd.DataFrame | None = None,
     conflicts: pd.DataFrame | None = None,
+    paths: list[tuple[str, list[str]]] = (),
 ) -> dict[str, Any]:
     """Everything the map draws, as plain JSON: roads (geometry, id, name, whole-run KPIs),
     congestion per time slice, signals with their delay, shuttle stops, count sites and
-    the safety run part's conflicts (collisions, emergency brakings)."""
+    the safety run part's conflicts (collisions, emergency brakings), shuttle lines' paths."""
     geoms = [np.asarray(g.coords)[:, :2] for g in edges.geometry]
     allxy = np.vstack(geoms) if geoms else np.zeros((1, 2))
     x0, y0 = allxy.min(axis=0)
@@ -104,7 +105,11 @@ def map_data(
         "stops": [[*xy(np.array([p[:2]])), *p[2:]] for p in stops],
         "counts": [],
         "conflicts": _conflict_points(conflicts, xy) if conflicts is not None else [],
+        "paths": [],
     }
+    index = {edge: i for i, edge in enumerate(ids)}
+    for line, route in paths:
+        data["paths"].append([line, [index[edge] for edge in route if edge in index]])
     if counts is not None and len(counts):
         mids = {
             i: g.interpolate(0.5, normalized=True) for i, g in zip(ids, edges.geometry, strict=True)
@@ -144,6 +149,21 @@ def _conflict_points(table: pd.DataFrame, xy: Any) -> list[list[Any]]:
             ]
         )
     return out
+
+
+def line_paths(run_dir: Path) -> list[tuple[str, list[str]]]:
+    """Each shuttle line's distinct paths (line, edges), from the run's ``shuttles.rou.xml``
+    (a GTFS line's trips may take several)."""
+    import sumolib
+
+    path = run_dir / "shuttles.rou.xml"
+    if not path.is_file():
+        return []
+    seen: dict[tuple[str, tuple[str, ...]], None] = {}
+    for vehicle in sumolib.xml.parse(str(path), "vehicle"):
+        if vehicle.route and vehicle.line:
+            seen[(vehicle.line, tuple(vehicle.route[0].edges.split()))] = None
+    return [(line, list(edges)) for line, edges in seen]
 
 
 def stop_places(run_dir: Path, edges: pd.DataFrame) -> list[tuple[float, float, str]]:
@@ -297,6 +317,17 @@ MAP_JS = r"""
       layers.conflicts.addLayer(m);
     });
   }
+  // shuttle lines' paths: a wide pale band under the roads (drawn first), not hoverable
+  layers.paths = L.layerGroup();
+  D.paths.forEach(function (p) {
+    p[1].forEach(function (i) {
+      var a = E.xy[i], pts = [];
+      for (var k = 0; k < a.length; k += 2) { pts.push(ll(a, k)); }
+      layers.paths.addLayer(L.polyline(pts, {renderer: renderer, color: '#1f77b4', weight: 12,
+                                             opacity: 0.3, interactive: false}));
+    });
+  });
+  if (D.paths.length) { layers.paths.addTo(map); }
   layers.congestion.addTo(map);
   layers.signals.addTo(map);
   if (D.counts.length) { layers.counts.addTo(map); }
@@ -304,6 +335,7 @@ MAP_JS = r"""
   var base = {'Congestion (speed / speed limit)': layers.congestion,
               'CO2 per metre of road': layers.co2};
   var over = {'Traffic lights (delay)': layers.signals};
+  if (D.paths.length) { over['Shuttle lines'] = layers.paths; }
   if (D.stops.length) { over['Shuttle and bus stops'] = layers.stops; }
   if (D.counts.length) { over['Count sites (GEH)'] = layers.counts; }
   if (D.conflicts.length) {
