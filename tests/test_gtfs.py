@@ -186,3 +186,19 @@ def test_gtfs_route_run_by_autonomous_shuttles(tmp_path: Path) -> None:
     assert [table.index(n.replace("&", "&amp;")) for n in names] == sorted(
         table.index(n.replace("&", "&amp;")) for n in names
     )
+
+
+def test_stop_times_of_a_trip_follow_the_feed() -> None:
+    """A loop calls twice at one stop (each call its own time), a stop without times (not a
+    timepoint) keeps the previous departure, times past 24:00 and the next service day add
+    up, and stop ids with characters a stop id cannot hold are written with `_`."""
+    from mobility.demand.transit import _calls, _safe, _trip_of
+
+    times = [("a", "23:59:00", "23:59:30"), ("b", "", ""), ("a", "24:05:00", "24:05:10")]
+    assert _calls(["gtfs_a", "gtfs_b", "gtfs_a"], times, 86400.0) == [
+        ("gtfs_a", 86400.0 + 86340, 86400.0 + 86370),
+        ("gtfs_b", 86400.0 + 86370, 86400.0 + 86370),
+        ("gtfs_a", 86400.0 + 86700, 86400.0 + 86710),
+    ]
+    assert _trip_of("W8.1.trimmed.1") == ("W8.1", 1)
+    assert _safe("de:08111:6115 B") == "de_08111_6115_B"

@@ -15,6 +15,7 @@ What is hand-written: reading the feed's tables to check and cut it (pandas), si
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -251,7 +252,7 @@ def _line_of(fleet: LineService, built: Path, feed: Path, begin: float) -> LineS
     for stop in sumolib.xml.parse(str(built / STOPS), "busStop"):
         start, end = float(stop.startPos), float(stop.endPos)
         stops[stop.id] = StopSpec(
-            id=f"{fleet.name}.{stop.id.removeprefix('gtfs_')}",  # <line>.<GTFS stop_id>
+            id=f"{fleet.name}.{_safe(stop.id.removeprefix('gtfs_'))}",  # <line>.<stop_id>
             edge=stop.lane.rsplit("_", 1)[0],
             pos=(start + end) / 2,
             length=max(end - start, 1.0),
@@ -286,6 +287,12 @@ def _line_of(fleet: LineService, built: Path, feed: Path, begin: float) -> LineS
             "headway": None,
         }
     )
+
+
+def _safe(stop_id: str) -> str:
+    """A GTFS stop_id as a stop id may be written (feeds use ``:`` and spaces: ``de:08111:6115``
+    becomes ``de_08111_6115``)."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", stop_id)
 
 
 def _trip_of(vehicle_id: str) -> tuple[str, int]:
