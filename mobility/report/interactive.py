@@ -27,6 +27,7 @@ import pandas as pd
 from mobility.report.words import span
 
 ROUND_M = 1  # decimals of a coordinate (0.1 m)
+MOST_CONFLICTS = 10_000  # drawn at most (~0.7 MB): collisions, brakings, then lowest TTC
 
 
 @functools.cache
@@ -133,8 +134,13 @@ def map_data(
 
 def _conflict_points(table: pd.DataFrame, xy: Any) -> list[list[Any]]:
     """One entry per row of ``conflicts.parquet`` placed on the net: x, y, time (s), kind,
-    conflict type, vehicle classes, min TTC (s), PET (s), max DRAC (m/s^2), decel (m/s^2)."""
+    conflict type, vehicle classes, min TTC (s), PET (s), max DRAC (m/s^2), decel (m/s^2);
+    beyond :data:`MOST_CONFLICTS`, the most severe (so a long city run stays under 5 MB)."""
     placed = table[np.isfinite(table["x"].astype(float)) & np.isfinite(table["y"].astype(float))]
+    if len(placed) > MOST_CONFLICTS:
+        rank = placed["kind"].map({"collision": 0, "emergency_braking": 1}).fillna(2)
+        order = placed.assign(_rank=rank).sort_values(["_rank", "min_ttc"], na_position="last")
+        placed = order.head(MOST_CONFLICTS).sort_index()
     out = []
     for r in placed.itertuples():
         pair = str(r.ego_class) + (f" / {r.foe_class}" if r.foe_class else "")
@@ -340,7 +346,8 @@ MAP_JS = r"""
   if (D.counts.length) { over['Count sites (GEH)'] = layers.counts; }
   if (D.conflicts.length) {
     layers.conflicts.addTo(map);
-    over['Conflicts (safety, this time slice)'] = layers.conflicts;
+    var most = D.conflicts.length >= 10000 ? ', the 10,000 most severe' : '';
+    over['Conflicts (safety, this time slice' + most + ')'] = layers.conflicts;
   }
   L.control.layers(base, over, {collapsed: false}).addTo(map);
   L.control.scale({imperial: false}).addTo(map);
