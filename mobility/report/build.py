@@ -506,7 +506,7 @@ def _sweep_body(sweep: SweepData) -> str:
         view = _RunView(run)
         parts.append(
             _section(
-                f"The best variant in detail: {best}",
+                f"The best variant in detail: {_variant_title(sweep, best)}",
                 _words(view) + _plots([view], [run.label]) + _maps(view, best),
             )
         )
@@ -591,6 +591,20 @@ def _variant_chunk(sweep: SweepData, s: pd.DataFrame, kpis: list[str]) -> str:
     )
 
 
+def _variant_title(sweep: SweepData, variant: str) -> str:
+    """A variant in plain words for a heading (``controller: max_pressure, vehicles per
+    hour: 1200``): the raw label has no spaces to wrap at and overflows a laptop screen."""
+    from mobility.experiment.store import param_column
+
+    rows = sweep.rows[sweep.rows["variant"] == variant]
+    words = [
+        f"{p.rpartition('.')[2].replace('_', ' ')}: {_short_value(rows[c].iloc[0])}"
+        for p in sweep.params
+        if (c := param_column(p)) in rows and len(rows)
+    ]
+    return ", ".join(words) or str(variant)
+
+
 def _variant_words(sweep: SweepData, variant: str) -> str:
     """A variant as its parameter values, one per line (``controller: max_pressure``)."""
     from mobility.experiment.store import param_column
@@ -638,7 +652,7 @@ def _lines_frame(
 
     def words(variant: str, params: list[str]) -> str:
         row = values.loc[variant]
-        return ", ".join(f"{p.rpartition('.')[2]} {_short_value(row[cols[p]])}" for p in params)
+        return ", ".join(f"{_plain(p)}: {_short_value(row[cols[p]])}" for p in params)
 
     frame = kpi.assign(
         x=kpi["variant"].map(values[cols[x]]),
@@ -647,7 +661,12 @@ def _lines_frame(
             _short_value(values.loc[v, cols[panel_by]]) if panel_by else "" for v in kpi["variant"]
         ],
     ).dropna(subset=["x"])
-    return frame, (panel_by.rpartition(".")[2] if panel_by else "")
+    return frame, (_plain(panel_by) if panel_by else "")
+
+
+def _plain(path: str) -> str:
+    """A swept parameter's last part in words (``demand.fringe_factor`` -> ``fringe factor``)."""
+    return path.rpartition(".")[2].replace("_", " ")
 
 
 def _short_value(value: Any) -> str:
