@@ -16,7 +16,7 @@ from conftest import GRID3, OSM, small_scenario
 
 from mobility import Scenario
 from mobility.config import load_spec
-from mobility.errors import DemandError
+from mobility.errors import DemandError, SpecError
 from mobility.report import build_report
 from mobility.scenario import check_scenario
 
@@ -202,3 +202,27 @@ def test_stop_times_of_a_trip_follow_the_feed() -> None:
     ]
     assert _trip_of("W8.1.trimmed.1") == ("W8.1", 1)
     assert _safe("de:08111:6115 B") == "de_08111_6115_B"
+
+
+def test_a_trip_calling_at_an_unknown_stop_is_named(write_spec) -> None:
+    line = {
+        "service": "line",
+        "name": "l",
+        "stops": [{"id": "a", "edge": "A0A1"}, {"id": "b", "edge": "A1A2"}],
+        "trips": [
+            {
+                "depart": 10,
+                "route": ["A0A1", "A1A2"],
+                "calls": [
+                    {"stop": "a", "arrival": 20, "until": 30},
+                    {"stop": "c", "arrival": 40, "until": 50},
+                ],
+            }
+        ],
+    }
+    with pytest.raises(SpecError) as err:
+        load_spec(write_spec(small_scenario(shuttles=[line])))
+    assert (
+        "field `shuttles.0`: trips.0.calls.1: stop 'c' is not one of the line's stops (a, b)"
+        in str(err.value)
+    )

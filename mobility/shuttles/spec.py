@@ -102,10 +102,14 @@ class LineService(StrictModel):
         ids = [s.id for s in self.stops]
         if len(set(ids)) != len(ids):
             raise ValueError("stop ids repeat; give each stop its own id")
-        for trip in self.trips or []:
-            unknown = [c.stop for c in trip.calls if c.stop not in ids]
-            if unknown:
-                raise ValueError(f"trip calls at {unknown[0]!r}, not one of the line's stops")
+        for i, trip in enumerate(self.trips or []):
+            for j, call in enumerate(trip.calls):
+                if call.stop not in ids:
+                    msg = (
+                        f"trips.{i}.calls.{j}: stop {call.stop!r} is not one of the line's "
+                        f"stops ({', '.join(ids)}); add it to `stops` or fix the name"
+                    )
+                    raise ValueError(msg)
         if self.hours is not None and self.hours[1] <= self.hours[0]:
             raise ValueError("hours end before they begin; give [begin, end] in s")
         return self
