@@ -226,3 +226,27 @@ def test_a_trip_calling_at_an_unknown_stop_is_named(write_spec) -> None:
         "field `shuttles.0`: trips.0.calls.1: stop 'c' is not one of the line's stops (a, b)"
         in str(err.value)
     )
+
+
+def test_trips_of_frequencies_run_one_by_one(tmp_path: Path) -> None:
+    """A trip of frequencies.txt (every 15 min from 08:00 to 08:30) becomes one trip per
+    departure, each at the template's spacing (gtfs2pt alone runs it once, at 08:00)."""
+    from mobility.demand.transit import with_gtfs_lines
+    from mobility.scenario import scenario_network
+
+    feed = write_feed(tmp_path / "plain.zip")
+    with zipfile.ZipFile(feed) as src, zipfile.ZipFile(tmp_path / "feed.zip", "w") as dst:
+        for name in src.namelist():
+            dst.writestr(name, src.read(name))
+        dst.writestr(
+            "frequencies.txt",
+            "trip_id,start_time,end_time,headway_secs\nW8_0,08:00:00,08:30:00,900\n",
+        )
+    spec = transit_spec(tmp_path / "feed.zip")
+    spec["shuttles"] = [{"service": "line", "name": "l8", "gtfs_route": "8", "dwell": 15}]
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(spec))
+    spec = load_spec(tmp_path / "s.yaml")
+    line = with_gtfs_lines(spec, scenario_network(spec)).shuttles[0]
+    leaves = [[c.until for c in trip.calls] for trip in line.trips]
+    # 08:00 and 08:15 from the frequency, 08:10 and 08:20 as listed (W8_1, W8_2)
+    assert leaves == [[t, t + 90, t + 240] for t in (28800, 29400, 29700, 30000)]

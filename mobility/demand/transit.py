@@ -15,6 +15,7 @@ What is hand-written: reading the feed's tables to check and cut it (pandas), si
 from __future__ import annotations
 
 import io
+import math
 import re
 import shutil
 import zipfile
@@ -107,12 +108,17 @@ def gtfs_lines(spec: ScenarioSpec) -> list[LineService]:
 def cut_feed(feed: Path, route_ids: list[str], out: Path) -> Path:
     """A GTFS zip with only ``route_ids``' trips and their stop times (the stops and the
     calendars stay whole); empty calendar tables where the feed has none (gtfs2pt reads
-    both)."""
+    both); trips run by ``frequencies.txt`` written out one by one (gtfs2pt reads no
+    frequencies: it would run each such trip once, at its template time)."""
     routes = read_table(feed, "routes.txt")
     trips = read_table(feed, "trips.txt")
     trips = trips[trips["route_id"].isin(route_ids)]
     times = read_table(feed, "stop_times.txt")
     times = times[times["trip_id"].isin(set(trips["trip_id"]))]
+    with zipfile.ZipFile(feed) as z:
+        has_frequencies = "frequencies.txt" in z.namelist()
+    if has_frequencies:
+        trips, times = expand_frequencies(read_table(feed, "frequencies.txt"), trips, times)
     tables = {
         "routes.txt": routes[routes["route_id"].isin(route_ids)],
         "trips.txt": trips,
@@ -130,12 +136,56 @@ def cut_feed(feed: Path, route_ids: list[str], out: Path) -> Path:
                 buffer = io.StringIO()
                 tables[name].to_csv(buffer, index=False)
                 dst.writestr(name, buffer.getvalue())
-            elif name.endswith(".txt"):
+            elif name.endswith(".txt") and name != "frequencies.txt":
                 dst.writestr(name, src.read(name))
         for name, header in empty.items():
             if name not in names:
                 dst.writestr(name, header)
     return out
+
+
+def expand_frequencies(frequencies, trips, times):  # DataFrames -> (trips, times)
+    """Trips and stop times with each trip of ``frequencies.txt`` replaced by one trip per
+    departure (``<trip_id>.f<k>``: start_time, + headway_secs, ... before end_time), its
+    stop times the template's shifted so it leaves the first stop then (GTFS: the template's
+    times give only the spacing). Hand-written: neither gtfs2pt nor sumolib reads them."""
+    import pandas as pd
+
+    frequencies = frequencies[frequencies["trip_id"].isin(set(trips["trip_id"]))]
+    if frequencies.empty:
+        return trips, times
+    new_trips, new_times = [], []
+    for trip_id, rows in frequencies.groupby("trip_id", sort=False):
+        template = times[times["trip_id"] == trip_id].copy()
+        template["order"] = template["stop_sequence"].astype(int)
+        template = template.sort_values("order").drop(columns="order")
+        start = _seconds(template.iloc[0]["departure_time"] or template.iloc[0]["arrival_time"], 0)
+        k = 0
+        for row in rows.itertuples():
+            t, end = _seconds(row.start_time, 0), _seconds(row.end_time, 0)
+            while t < end:
+                copy = template.copy()
+                copy["trip_id"] = f"{trip_id}.f{k}"
+                for column in ("arrival_time", "departure_time"):
+                    copy[column] = [_clock(_seconds(v, math.nan) - start + t) for v in copy[column]]
+                new_times.append(copy)
+                trip = trips[trips["trip_id"] == trip_id].copy()
+                trip["trip_id"] = f"{trip_id}.f{k}"
+                new_trips.append(trip)
+                t, k = t + float(row.headway_secs), k + 1
+    expanded = set(frequencies["trip_id"])
+    trips = pd.concat([trips[~trips["trip_id"].isin(expanded)], *new_trips], ignore_index=True)
+    times = pd.concat([times[~times["trip_id"].isin(expanded)], *new_times], ignore_index=True)
+    return trips, times
+
+
+def _clock(seconds: float) -> str:
+    """Seconds after midnight as GTFS ``HH:MM:SS`` (past 24:00 as GTFS writes it); empty
+    for NaN (a stop the template gives no time)."""
+    if not math.isfinite(seconds):
+        return ""
+    s = round(seconds)
+    return f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}"
 
 
 def build_transit(spec: ScenarioSpec, network: Network, route_ids: list[str]) -> Path:
@@ -150,6 +200,7 @@ def build_transit(spec: ScenarioSpec, network: Network, route_ids: list[str]) ->
         "window": [spec.begin, spec.end],
         "net": network.digest,
         "stop_ids": "gtfs",
+        "frequencies": "expanded",  # feed.zip kept: the stop times the trips ran
     }
 
     def build(tmp: Path) -> Path:
@@ -183,7 +234,6 @@ def build_transit(spec: ScenarioSpec, network: Network, route_ids: list[str]) ->
             )
             raise DemandError(msg)
         shutil.rmtree(tmp / "resources", ignore_errors=True)  # gtfs2pt's split networks
-        feed.unlink()
         return tmp / ROUTES
 
     return cached_build("transit", key, build, ROUTES).parent
@@ -235,7 +285,7 @@ def with_gtfs_lines(spec: ScenarioSpec, network: Network) -> ScenarioSpec:
         if fleet in lines:
             route_ids = find_routes(spec.transit, [fleet.gtfs_route])
             built = build_transit(spec, network, route_ids)
-            fleet = _line_of(fleet, built, spec.transit.gtfs, spec.begin)
+            fleet = _line_of(fleet, built, built / "feed.zip", spec.begin)
         fleets.append(fleet)
     return spec.model_copy(update={"shuttles": fleets})
 
