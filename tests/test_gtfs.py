@@ -16,7 +16,7 @@ from conftest import GRID3, OSM, small_scenario
 
 from mobility import Scenario
 from mobility.config import load_spec
-from mobility.errors import DemandError
+from mobility.errors import DemandError, SpecError
 from mobility.report import build_report
 from mobility.scenario import check_scenario
 
@@ -37,8 +37,10 @@ def clock(s: int) -> str:
     return f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}"
 
 
-def write_feed(path: Path, *, leave_out: str = "") -> Path:
-    """A GTFS zip (no calendar_dates.txt: optional in GTFS, gtfs2pt wants it, we add it)."""
+def write_feed(path: Path, *, leave_out: str = "", slow: str = "", short: str = "") -> Path:
+    """A GTFS zip (no calendar_dates.txt: optional in GTFS, gtfs2pt wants it, we add it);
+    trip ``slow`` takes a minute longer to its second stop (its own times, not its route's),
+    trip ``short`` ends at its second stop (a second stop sequence of the route)."""
     trips, times = (
         ["route_id,service_id,trip_id"],
         ["trip_id,arrival_time,departure_time,stop_id,stop_sequence"],
@@ -48,6 +50,9 @@ def write_feed(path: Path, *, leave_out: str = "") -> Path:
             trip, start = f"{route}_{i}", 8 * 3600 + 600 * i
             trips.append(f"{route},weekdays,{trip}")
             for k, (stop, dt) in enumerate(stops, start=1):
+                dt += 60 if trip == slow and k > 1 else 0
+                if trip == short and k > 2:
+                    continue
                 times.append(f"{trip},{clock(start + dt)},{clock(start + dt)},{stop},{k}")
     files = {
         "agency.txt": "agency_id,agency_name,agency_url,agency_timezone\n"
@@ -132,7 +137,7 @@ def test_a_day_without_service_is_an_error(tmp_path: Path) -> None:
 
 
 def test_gtfs_route_run_by_autonomous_shuttles(tmp_path: Path) -> None:
-    feed = write_feed(tmp_path / "feed.zip")
+    feed = write_feed(tmp_path / "feed.zip", slow="W8_1", short="W8_2")
     spec = transit_spec(feed)  # route 8: run by the shuttles, so no background bus
     spec["shuttles"] = [{"service": "line", "name": "l8", "gtfs_route": "8", "dwell": 15}]
     (tmp_path / "s.yaml").write_text(yaml.safe_dump(spec))
@@ -140,15 +145,108 @@ def test_gtfs_route_run_by_autonomous_shuttles(tmp_path: Path) -> None:
     trips = result.table("trips")
     assert not (trips["vType"] == "bus").any()
     shuttles = trips[trips["vType"] == "shuttle_l8"].sort_values("depart")
-    # the timetable of the day in the window: 08:00, 08:10, 08:20, less 10 s to board
-    assert shuttles["depart"].tolist() == [28790, 29390, 29990]
+    # the timetable of the day in the window: 08:00, 08:10, 08:20, less 10 s to reach the
+    # first stop and the 15 s dwell
+    assert shuttles["depart"].tolist() == [28775, 29375, 29975]
     # each shuttle serves the feed's three stops of route 8 in order (SUMO's stop output)
     calls = pq.read_table(result.run_dir / "stops.parquet").to_pandas()
     first = calls[calls["vehicle"] == "l8.0"].sort_values("arrival")
     assert first["stop"].tolist() == ["l8.s1", "l8.s2", "l8.s3"]
+    # ... and keeps the feed's timetable: it leaves each stop at the feed's departure time
+    # (trip W8_0: 08:00:00, 08:01:30, 08:04:00; the slow W8_1 08:10:00, 08:12:30, 08:15:00),
+    # where a 15 s dwell alone would leave 08:01:30 and 08:04:00 early
+    for vehicle, leaves in (("l8.0", [28800, 28890, 29040]), ("l8.1", [29400, 29550, 29700])):
+        left = calls[calls["vehicle"] == vehicle].sort_values("arrival")["departure"]
+        assert [int(t) for t in left] == leaves
+    # the short trip W8_2 runs its own stop sequence, ending at s2 (08:21:30)
+    short = calls[calls["vehicle"] == "l8.2"].sort_values("arrival")
+    assert short["stop"].tolist() == ["l8.s1", "l8.s2"]
+    assert [int(t) for t in short["departure"]] == [30000, 30090]
+    # the feed's times leave room to drive: every departure on time, none late
+    assert calls["delay"].tolist() == [0.0] * len(calls)
+    assert result.kpis["shuttle_schedule_delay_mean_s"] == 0.0
+    assert result.kpis["shuttle_on_time_share"] == 1.0
     written = yaml.safe_load((result.run_dir / "spec.yaml").read_text())
     assert written["shuttles"][0]["gtfs_route"] == "8" and not written["shuttles"][0]["stops"]
     # the report's interactive map shows the line's three stops where SUMO put them
     page = build_report(result.run_dir).read_text()
     data = json.loads(re.search(r"id='imap-data'>(.*?)</script>", page).group(1))
-    assert len(data["stops"]) == 3
+    assert [stop[2] for stop in data["stops"]] == [f"l8.{i} {n}" for i, n, *_ in STOPS[:3]]
+    # ... and the line's two paths (the short trip's ends on s2's road)
+    ids = data["edges"]["id"]
+    paths = sorted([line, [ids[i] for i in edges]] for line, edges in data["paths"])
+    full = ["395356578", "250665456", "-6358365#2", "-6358365#0"]
+    assert paths[1] == ["l8", full] and paths[0][0] == "l8"
+    assert full[: len(paths[0][1])] == paths[0][1] and len(paths[0][1]) < len(full)
+    # ... the static shuttle map has them (no depot, so without them it is left out) and
+    # the line-stops table lists them by the feed's names, with the departure delay
+    assert "data-kind='shuttle-map'" in page
+    table = page[page.index("line-stops") :]
+    names = [n for _, n, *_ in STOPS[:3]]
+    assert [table.index(n.replace("&", "&amp;")) for n in names] == sorted(
+        table.index(n.replace("&", "&amp;")) for n in names
+    )
+
+
+def test_stop_times_of_a_trip_follow_the_feed() -> None:
+    """A loop calls twice at one stop (each call its own time), a stop without times (not a
+    timepoint) keeps the previous departure, times past 24:00 and the next service day add
+    up, and stop ids with characters a stop id cannot hold are written with `_`."""
+    from mobility.demand.transit import _calls, _safe, _trip_of
+
+    times = [("a", "23:59:00", "23:59:30"), ("b", "", ""), ("a", "24:05:00", "24:05:10")]
+    assert _calls(["gtfs_a", "gtfs_b", "gtfs_a"], times, 86400.0) == [
+        ("gtfs_a", 86400.0 + 86340, 86400.0 + 86370),
+        ("gtfs_b", 86400.0 + 86370, 86400.0 + 86370),
+        ("gtfs_a", 86400.0 + 86700, 86400.0 + 86710),
+    ]
+    assert _trip_of("W8.1.trimmed.1") == ("W8.1", 1)
+    assert _safe("de:08111:6115 B") == "de_08111_6115_B"
+
+
+def test_a_trip_calling_at_an_unknown_stop_is_named(write_spec) -> None:
+    line = {
+        "service": "line",
+        "name": "l",
+        "stops": [{"id": "a", "edge": "A0A1"}, {"id": "b", "edge": "A1A2"}],
+        "trips": [
+            {
+                "depart": 10,
+                "route": ["A0A1", "A1A2"],
+                "calls": [
+                    {"stop": "a", "arrival": 20, "until": 30},
+                    {"stop": "c", "arrival": 40, "until": 50},
+                ],
+            }
+        ],
+    }
+    with pytest.raises(SpecError) as err:
+        load_spec(write_spec(small_scenario(shuttles=[line])))
+    assert (
+        "field `shuttles.0`: trips.0.calls.1: stop 'c' is not one of the line's stops (a, b)"
+        in str(err.value)
+    )
+
+
+def test_trips_of_frequencies_run_one_by_one(tmp_path: Path) -> None:
+    """A trip of frequencies.txt (every 15 min from 08:00 to 08:30) becomes one trip per
+    departure, each at the template's spacing (gtfs2pt alone runs it once, at 08:00)."""
+    from mobility.demand.transit import with_gtfs_lines
+    from mobility.scenario import scenario_network
+
+    feed = write_feed(tmp_path / "plain.zip")
+    with zipfile.ZipFile(feed) as src, zipfile.ZipFile(tmp_path / "feed.zip", "w") as dst:
+        for name in src.namelist():
+            dst.writestr(name, src.read(name))
+        dst.writestr(
+            "frequencies.txt",
+            "trip_id,start_time,end_time,headway_secs\nW8_0,08:00:00,08:30:00,900\n",
+        )
+    spec = transit_spec(tmp_path / "feed.zip")
+    spec["shuttles"] = [{"service": "line", "name": "l8", "gtfs_route": "8", "dwell": 15}]
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(spec))
+    spec = load_spec(tmp_path / "s.yaml")
+    line = with_gtfs_lines(spec, scenario_network(spec)).shuttles[0]
+    leaves = [[c.until for c in trip.calls] for trip in line.trips]
+    # 08:00 and 08:15 from the frequency, 08:10 and 08:20 as listed (W8_1, W8_2)
+    assert leaves == [[t, t + 90, t + 240] for t in (28800, 29400, 29700, 30000)]

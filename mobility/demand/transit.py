@@ -15,6 +15,8 @@ What is hand-written: reading the feed's tables to check and cut it (pandas), si
 from __future__ import annotations
 
 import io
+import math
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -24,7 +26,7 @@ from mobility.cache import cached_build
 from mobility.config import ScenarioSpec, TransitSpec, file_hash
 from mobility.errors import DemandError
 from mobility.network.net import Network
-from mobility.shuttles.spec import LineService, StopSpec
+from mobility.shuttles.spec import LineCall, LineService, LineTrip, StopSpec
 from mobility.sim.parts import RunContext, SumoInputs
 
 REQUIRED = ("stops.txt", "routes.txt", "trips.txt", "stop_times.txt")
@@ -106,12 +108,17 @@ def gtfs_lines(spec: ScenarioSpec) -> list[LineService]:
 def cut_feed(feed: Path, route_ids: list[str], out: Path) -> Path:
     """A GTFS zip with only ``route_ids``' trips and their stop times (the stops and the
     calendars stay whole); empty calendar tables where the feed has none (gtfs2pt reads
-    both)."""
+    both); trips run by ``frequencies.txt`` written out one by one (gtfs2pt reads no
+    frequencies: it would run each such trip once, at its template time)."""
     routes = read_table(feed, "routes.txt")
     trips = read_table(feed, "trips.txt")
     trips = trips[trips["route_id"].isin(route_ids)]
     times = read_table(feed, "stop_times.txt")
     times = times[times["trip_id"].isin(set(trips["trip_id"]))]
+    with zipfile.ZipFile(feed) as z:
+        has_frequencies = "frequencies.txt" in z.namelist()
+    if has_frequencies:
+        trips, times = expand_frequencies(read_table(feed, "frequencies.txt"), trips, times)
     tables = {
         "routes.txt": routes[routes["route_id"].isin(route_ids)],
         "trips.txt": trips,
@@ -129,12 +136,56 @@ def cut_feed(feed: Path, route_ids: list[str], out: Path) -> Path:
                 buffer = io.StringIO()
                 tables[name].to_csv(buffer, index=False)
                 dst.writestr(name, buffer.getvalue())
-            elif name.endswith(".txt"):
+            elif name.endswith(".txt") and name != "frequencies.txt":
                 dst.writestr(name, src.read(name))
         for name, header in empty.items():
             if name not in names:
                 dst.writestr(name, header)
     return out
+
+
+def expand_frequencies(frequencies, trips, times):  # DataFrames -> (trips, times)
+    """Trips and stop times with each trip of ``frequencies.txt`` replaced by one trip per
+    departure (``<trip_id>.f<k>``: start_time, + headway_secs, ... before end_time), its
+    stop times the template's shifted so it leaves the first stop then (GTFS: the template's
+    times give only the spacing). Hand-written: neither gtfs2pt nor sumolib reads them."""
+    import pandas as pd
+
+    frequencies = frequencies[frequencies["trip_id"].isin(set(trips["trip_id"]))]
+    if frequencies.empty:
+        return trips, times
+    new_trips, new_times = [], []
+    for trip_id, rows in frequencies.groupby("trip_id", sort=False):
+        template = times[times["trip_id"] == trip_id].copy()
+        template["order"] = template["stop_sequence"].astype(int)
+        template = template.sort_values("order").drop(columns="order")
+        start = _seconds(template.iloc[0]["departure_time"] or template.iloc[0]["arrival_time"], 0)
+        k = 0
+        for row in rows.itertuples():
+            t, end = _seconds(row.start_time, 0), _seconds(row.end_time, 0)
+            while t < end:
+                copy = template.copy()
+                copy["trip_id"] = f"{trip_id}.f{k}"
+                for column in ("arrival_time", "departure_time"):
+                    copy[column] = [_clock(_seconds(v, math.nan) - start + t) for v in copy[column]]
+                new_times.append(copy)
+                trip = trips[trips["trip_id"] == trip_id].copy()
+                trip["trip_id"] = f"{trip_id}.f{k}"
+                new_trips.append(trip)
+                t, k = t + float(row.headway_secs), k + 1
+    expanded = set(frequencies["trip_id"])
+    trips = pd.concat([trips[~trips["trip_id"].isin(expanded)], *new_trips], ignore_index=True)
+    times = pd.concat([times[~times["trip_id"].isin(expanded)], *new_times], ignore_index=True)
+    return trips, times
+
+
+def _clock(seconds: float) -> str:
+    """Seconds after midnight as GTFS ``HH:MM:SS`` (past 24:00 as GTFS writes it); empty
+    for NaN (a stop the template gives no time)."""
+    if not math.isfinite(seconds):
+        return ""
+    s = round(seconds)
+    return f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}"
 
 
 def build_transit(spec: ScenarioSpec, network: Network, route_ids: list[str]) -> Path:
@@ -149,6 +200,7 @@ def build_transit(spec: ScenarioSpec, network: Network, route_ids: list[str]) ->
         "window": [spec.begin, spec.end],
         "net": network.digest,
         "stop_ids": "gtfs",
+        "frequencies": "expanded",  # feed.zip kept: the stop times the trips ran
     }
 
     def build(tmp: Path) -> Path:
@@ -182,7 +234,6 @@ def build_transit(spec: ScenarioSpec, network: Network, route_ids: list[str]) ->
             )
             raise DemandError(msg)
         shutil.rmtree(tmp / "resources", ignore_errors=True)  # gtfs2pt's split networks
-        feed.unlink()
         return tmp / ROUTES
 
     return cached_build("transit", key, build, ROUTES).parent
@@ -215,9 +266,9 @@ class TransitPart:
 
 def with_gtfs_lines(spec: ScenarioSpec, network: Network) -> ScenarioSpec:
     """``spec`` with each shuttle line that names a ``gtfs_route`` given that route's stops
-    (placed by gtfs2pt, named ``<fleet>.<GTFS stop_id>``), path and timetable (the departures of
-    its trips of the day in the window), so the shuttles part runs it like any line. A
-    route with several stop sequences runs its most frequent one."""
+    (placed by gtfs2pt, named ``<fleet>.<GTFS stop_id>``) and its trips of the day in the
+    window, each with its own path and the feed's stop times, so the shuttles part runs the
+    feed's timetable."""
     lines = gtfs_lines(spec)
     if not lines:
         return spec
@@ -233,35 +284,110 @@ def with_gtfs_lines(spec: ScenarioSpec, network: Network) -> ScenarioSpec:
     for fleet in spec.shuttles:
         if fleet in lines:
             route_ids = find_routes(spec.transit, [fleet.gtfs_route])
-            fleet = _line_of(fleet, build_transit(spec, network, route_ids))
+            built = build_transit(spec, network, route_ids)
+            fleet = _line_of(fleet, built, built / "feed.zip", spec.begin)
         fleets.append(fleet)
     return spec.model_copy(update={"shuttles": fleets})
 
 
-def _line_of(fleet: LineService, built: Path) -> LineService:
-    """A line's stops, path and timetable from gtfs2pt's files."""
+def _line_of(fleet: LineService, built: Path, feed: Path, begin: float) -> LineService:
+    """A line's stops and trips from gtfs2pt's files (where it placed the stops, the path
+    of each stop sequence, which trips run in the window) and the feed's own stop times
+    (gtfs2pt keeps one set of times per stop sequence, taken from one trip). A shuttle
+    enters the network ``dwell`` s earlier than gtfs2pt's bus (which enters 10 s before its
+    first departure), so it can dwell at the first stop and still leave it on time."""
     import sumolib
 
     stops = {}
     for stop in sumolib.xml.parse(str(built / STOPS), "busStop"):
         start, end = float(stop.startPos), float(stop.endPos)
         stops[stop.id] = StopSpec(
-            id=f"{fleet.name}.{stop.id.removeprefix('gtfs_')}",  # <line>.<GTFS stop_id>
+            id=f"{fleet.name}.{_safe(stop.id.removeprefix('gtfs_'))}",  # <line>.<stop_id>
             edge=stop.lane.rsplit("_", 1)[0],
             pos=(start + end) / 2,
             length=max(end - start, 1.0),
+            name=stop.attr_name or "",
         )
     routes = {r.id: r for r in sumolib.xml.parse(str(built / ROUTES), "route") if r.id}
-    departs: dict[str, list[float]] = {}
-    for vehicle in sumolib.xml.parse(str(built / ROUTES), "vehicle"):
-        departs.setdefault(vehicle.route, []).append(float(vehicle.depart))
-    used = max(departs, key=lambda r: len(departs[r]))
-    route = routes[used]
+    vehicles = list(sumolib.xml.parse(str(built / ROUTES), "vehicle"))
+    times = _stop_times(feed, {_trip_of(v.id)[0] for v in vehicles})
+    trips, used = [], {}
+    for vehicle in vehicles:
+        route = routes[vehicle.route]
+        order = [s.busStop for s in route.stop or []]
+        trip_id, day = _trip_of(vehicle.id)
+        calls = _calls(order, times.get(trip_id, []), day * 86400.0)
+        trips.append(
+            LineTrip(
+                depart=max(begin, float(vehicle.depart) - fleet.dwell),
+                route=route.edges.split(),
+                calls=[LineCall(stop=stops[s].id, arrival=a, until=u) for s, a, u in calls],
+            )
+        )
+        used[vehicle.route] = used.get(vehicle.route, 0) + 1
+    trips.sort(key=lambda t: t.depart)
+    served = [s.busStop for r in sorted(used, key=lambda r: -used[r]) for s in routes[r].stop]
+    common = routes[max(used, key=lambda r: used[r])]
     return fleet.model_copy(
         update={
-            "stops": [stops[s.busStop] for s in route.stop or []],
-            "route": route.edges.split(),
-            "timetable": sorted(departs[used]),
+            "stops": [stops[s] for s in dict.fromkeys(served)],
+            "route": common.edges.split(),
+            "timetable": [t.depart for t in trips],
+            "trips": trips,
             "headway": None,
         }
     )
+
+
+def _safe(stop_id: str) -> str:
+    """A GTFS stop_id as a stop id may be written (feeds use ``:`` and spaces: ``de:08111:6115``
+    becomes ``de_08111_6115``)."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", stop_id)
+
+
+def _trip_of(vehicle_id: str) -> tuple[str, int]:
+    """The GTFS trip_id and service day (0: the date asked for) of a gtfs2pt vehicle,
+    named ``<trip_id>.<day>`` (``<trip_id>.trimmed.<day>`` when cut at the window)."""
+    trip, day = vehicle_id.rsplit(".", 1)
+    return trip.removesuffix(".trimmed"), int(day)
+
+
+def _stop_times(feed: Path, trip_ids: set[str]) -> dict[str, list[tuple[str, str, str]]]:
+    """Per trip, its (stop_id, arrival_time, departure_time) in stop_sequence order."""
+    table = read_table(feed, "stop_times.txt")
+    table = table[table["trip_id"].isin(trip_ids)].copy()
+    table["order"] = table["stop_sequence"].astype(int)
+    out: dict[str, list[tuple[str, str, str]]] = {}
+    for row in table.sort_values(["trip_id", "order"]).itertuples():
+        out.setdefault(row.trip_id, []).append((row.stop_id, row.arrival_time, row.departure_time))
+    return out
+
+
+def _calls(
+    order: list[str], times: list[tuple[str, str, str]], shift: float
+) -> list[tuple[str, float, float]]:
+    """(busStop, arrival, until) for each stop gtfs2pt kept, from the trip's own times
+    (stops matched in order, so a loop calling twice at one stop gets both times); a stop
+    the feed gives no time for (not a timepoint) takes the previous one's."""
+    out, k, last = [], 0, 0.0
+    for bus_stop in order:
+        gtfs_id = bus_stop.removeprefix("gtfs_")
+        while k < len(times) and times[k][0] != gtfs_id:
+            k += 1
+        if k == len(times):
+            msg = f"gtfs2pt stop {bus_stop} is not on the trip's stop_times"
+            raise RuntimeError(msg)  # gtfs2pt only keeps a trip's own stops: a bug here
+        _, arrival, departure = times[k]
+        k += 1
+        until = _seconds(departure or arrival, last - shift) + shift
+        out.append((bus_stop, _seconds(arrival or departure, until - shift) + shift, until))
+        last = until
+    return out
+
+
+def _seconds(clock: str, default: float) -> float:
+    """GTFS ``HH:MM:SS`` (hours may pass 24) in seconds; ``default`` where empty."""
+    if not clock.strip():
+        return default
+    h, m, s = (int(x) for x in clock.strip().split(":"))
+    return float(h * 3600 + m * 60 + s)

@@ -20,7 +20,8 @@ from mobility.kpis import all_kpis, headline_kpis
 from mobility.report import figures as F
 from mobility.report.counts import count_sites, counts_section
 from mobility.report.edges import edge_kpis, edge_slices, junction_delays
-from mobility.report.interactive import interactive_map, map_data, stop_places
+from mobility.report.interactive import interactive_map, line_paths, map_data, stop_places
+from mobility.report.lines import line_stops, stops_table
 from mobility.report.load import (
     ReportError,
     RunData,
@@ -39,6 +40,7 @@ from mobility.report.words import (
     scenario_words,
     span,
 )
+from mobility.safety.conflicts import TABLE as CONFLICTS
 
 e = html.escape
 
@@ -131,6 +133,8 @@ def _interactive(view: _RunView) -> str:
         view.delays,
         stops=stops,
         counts=count_sites(view.run.run_dir),
+        conflicts=read_table(view.run.run_dir / CONFLICTS) if has_safety(view) else None,
+        paths=line_paths(view.run.run_dir),
     )
     note = (
         "<p>Drag to pan, scroll or use +/− to zoom, hover a road for its KPIs; the slider "
@@ -371,11 +375,16 @@ def _shuttles(views: list[_RunView], labels: list[str]) -> str:
             ("shuttle-occupancy", "Shuttle km at each load", F.shuttle_occupancy_plot(loads))
         )
     out.append("<div class='grid'>" + "".join(_figure(k, t, f) for k, t, f in figs) + "</div>")
+    for label, view in shown.items():
+        table = stops_table(view.run.run_dir)
+        out.append(f"<h3>{e(label)}: line stops</h3>{table}" if table else "")
     return "".join(out)
 
 
 def _shuttle_places(view: _RunView) -> tuple[list, list]:
-    """(x, y) of each shuttle stop and depot of the run, on its edge's geometry."""
+    """(x, y) of each shuttle stop and depot of the run, on its edge's geometry; the stops
+    as the run placed them (a GTFS line's are not in its spec), the spec's where the run
+    folder has none."""
     lines = view.edges.set_index("edge_id")
     stops, depots = [], []
 
@@ -398,6 +407,9 @@ def _shuttle_places(view: _RunView) -> tuple[list, list]:
             xy = where(s.get("edge"), float(s.get("pos", -1.0)))
             if xy:
                 stops.append(xy)
+    placed = line_stops(view.run.run_dir)
+    if not placed.empty:
+        stops = [xy for r in placed.itertuples() if (xy := where(r.edge, r.pos))]
     return stops, depots
 
 
@@ -494,7 +506,7 @@ def _sweep_body(sweep: SweepData) -> str:
         view = _RunView(run)
         parts.append(
             _section(
-                f"The best variant in detail: {best}",
+                f"The best variant in detail: {_variant_title(sweep, best)}",
                 _words(view) + _plots([view], [run.label]) + _maps(view, best),
             )
         )
@@ -579,6 +591,20 @@ def _variant_chunk(sweep: SweepData, s: pd.DataFrame, kpis: list[str]) -> str:
     )
 
 
+def _variant_title(sweep: SweepData, variant: str) -> str:
+    """A variant in plain words for a heading (``controller: max_pressure, vehicles per
+    hour: 1200``): the raw label has no spaces to wrap at and overflows a laptop screen."""
+    from mobility.experiment.store import param_column
+
+    rows = sweep.rows[sweep.rows["variant"] == variant]
+    words = [
+        f"{p.rpartition('.')[2].replace('_', ' ')}: {_short_value(rows[c].iloc[0])}"
+        for p in sweep.params
+        if (c := param_column(p)) in rows and len(rows)
+    ]
+    return ", ".join(words) or str(variant)
+
+
 def _variant_words(sweep: SweepData, variant: str) -> str:
     """A variant as its parameter values, one per line (``controller: max_pressure``)."""
     from mobility.experiment.store import param_column
@@ -626,7 +652,7 @@ def _lines_frame(
 
     def words(variant: str, params: list[str]) -> str:
         row = values.loc[variant]
-        return ", ".join(f"{p.rpartition('.')[2]} {_short_value(row[cols[p]])}" for p in params)
+        return ", ".join(f"{_plain(p)}: {_short_value(row[cols[p]])}" for p in params)
 
     frame = kpi.assign(
         x=kpi["variant"].map(values[cols[x]]),
@@ -635,7 +661,12 @@ def _lines_frame(
             _short_value(values.loc[v, cols[panel_by]]) if panel_by else "" for v in kpi["variant"]
         ],
     ).dropna(subset=["x"])
-    return frame, (panel_by.rpartition(".")[2] if panel_by else "")
+    return frame, (_plain(panel_by) if panel_by else "")
+
+
+def _plain(path: str) -> str:
+    """A swept parameter's last part in words (``demand.fringe_factor`` -> ``fringe factor``)."""
+    return path.rpartition(".")[2].replace("_", " ")
 
 
 def _short_value(value: Any) -> str:

@@ -27,6 +27,7 @@ import pandas as pd
 from mobility.report.words import span
 
 ROUND_M = 1  # decimals of a coordinate (0.1 m)
+MOST_CONFLICTS = 10_000  # drawn at most (~0.7 MB): collisions, brakings, then lowest TTC
 
 
 @functools.cache
@@ -60,11 +61,14 @@ def map_data(
     slices: list[tuple[float, float, pd.Series]],
     signals: pd.DataFrame,
     *,
-    stops: list[tuple[float, float]] = (),
+    stops: list[tuple[float, float, str]] = (),
     counts: pd.DataFrame | None = None,
+    conflicts: pd.DataFrame | None = None,
+    paths: list[tuple[str, list[str]]] = (),
 ) -> dict[str, Any]:
     """Everything the map draws, as plain JSON: roads (geometry, id, name, whole-run KPIs),
-    congestion per time slice, signals with their delay, shuttle stops, count sites."""
+    congestion per time slice, signals with their delay, shuttle stops, count sites and
+    the safety run part's conflicts (collisions, emergency brakings), shuttle lines' paths."""
     geoms = [np.asarray(g.coords)[:, :2] for g in edges.geometry]
     allxy = np.vstack(geoms) if geoms else np.zeros((1, 2))
     x0, y0 = allxy.min(axis=0)
@@ -89,6 +93,8 @@ def map_data(
         "slices": [
             {
                 "label": span(b, e),
+                "begin": float(b),
+                "end": float(e),
                 "speed": _num(edges["edge_id"].map(rel), 2),
             }
             for b, e, rel in slices
@@ -97,9 +103,14 @@ def map_data(
             [*xy(np.array([[r.x, r.y]])), str(r.junction_id), _num([r.delay_per_vehicle_s], 1)[0]]
             for r in signals.itertuples()
         ],
-        "stops": [xy(np.array([p])) for p in stops],
+        "stops": [[*xy(np.array([p[:2]])), *p[2:]] for p in stops],
         "counts": [],
+        "conflicts": _conflict_points(conflicts, xy) if conflicts is not None else [],
+        "paths": [],
     }
+    index = {edge: i for i, edge in enumerate(ids)}
+    for line, route in paths:
+        data["paths"].append([line, [index[edge] for edge in route if edge in index]])
     if counts is not None and len(counts):
         mids = {
             i: g.interpolate(0.5, normalized=True) for i, g in zip(ids, edges.geometry, strict=True)
@@ -121,9 +132,49 @@ def map_data(
     return data
 
 
-def stop_places(run_dir: Path, edges: pd.DataFrame) -> list[tuple[float, float]]:
-    """(x, y) of every busStop the run loaded (shuttle lines, GTFS transit), from the
-    additional files in its folder: the stops as SUMO placed them, not as the spec named
+def _conflict_points(table: pd.DataFrame, xy: Any) -> list[list[Any]]:
+    """One entry per row of ``conflicts.parquet`` placed on the net: x, y, time (s), kind,
+    conflict type, vehicle classes, min TTC (s), PET (s), max DRAC (m/s^2), decel (m/s^2);
+    beyond :data:`MOST_CONFLICTS`, the most severe (so a long city run stays under 5 MB)."""
+    placed = table[np.isfinite(table["x"].astype(float)) & np.isfinite(table["y"].astype(float))]
+    if len(placed) > MOST_CONFLICTS:
+        rank = placed["kind"].map({"collision": 0, "emergency_braking": 1}).fillna(2)
+        order = placed.assign(_rank=rank).sort_values(["_rank", "min_ttc"], na_position="last")
+        placed = order.head(MOST_CONFLICTS).sort_index()
+    out = []
+    for r in placed.itertuples():
+        pair = str(r.ego_class) + (f" / {r.foe_class}" if r.foe_class else "")
+        out.append(
+            [
+                *xy(np.array([[r.x, r.y]])),
+                round(float(r.time), 1),
+                str(r.kind),
+                str(r.conflict_type or ""),
+                pair,
+                *_num([r.min_ttc, r.pet, r.max_drac, r.decel], 2),
+            ]
+        )
+    return out
+
+
+def line_paths(run_dir: Path) -> list[tuple[str, list[str]]]:
+    """Each shuttle line's distinct paths (line, edges), from the run's ``shuttles.rou.xml``
+    (a GTFS line's trips may take several)."""
+    import sumolib
+
+    path = run_dir / "shuttles.rou.xml"
+    if not path.is_file():
+        return []
+    seen: dict[tuple[str, tuple[str, ...]], None] = {}
+    for vehicle in sumolib.xml.parse(str(path), "vehicle"):
+        if vehicle.route and vehicle.line:
+            seen[(vehicle.line, tuple(vehicle.route[0].edges.split()))] = None
+    return [(line, list(edges)) for line, edges in seen]
+
+
+def stop_places(run_dir: Path, edges: pd.DataFrame) -> list[tuple[float, float, str]]:
+    """(x, y, "id name") of every busStop the run loaded (shuttle lines, GTFS transit), from
+    the additional files in its folder: the stops as SUMO placed them, not as the spec named
     them (a GTFS line's stops exist only there)."""
     import sumolib
 
@@ -140,7 +191,8 @@ def stop_places(run_dir: Path, edges: pd.DataFrame) -> list[tuple[float, float]]
             geom, length = lines.at[edge, "geometry"], float(lines.at[edge, "length_m"] or 0)
             mid = (float(stop.startPos) + float(stop.endPos)) / 2
             p = geom.interpolate(min(mid / length, 1.0) if length > 0 else 0.5, normalized=True)
-            places.append((float(p.x), float(p.y)))
+            label = f"{stop.id} {stop.attr_name or ''}".strip()
+            places.append((float(p.x), float(p.y), label))
     return places
 
 
@@ -240,12 +292,48 @@ MAP_JS = r"""
                            fmt(p[3], ' s'); });
   layers.stops = points(D.stops, function () {
     return {radius: 5, color: '#1f77b4', weight: 2, fillColor: '#fff', fillOpacity: 1};
-  }, function () { return 'shuttle or bus stop'; });
+  }, function (p) { return 'stop <b>' + esc(p[2] || '') + '</b>'; });
   layers.counts = points(D.counts, function (p) {
     return {radius: 6, color: '#222', weight: 1, fillOpacity: 0.9,
             fillColor: p[6] < 5 ? '#1a9850' : '#d73027'};
   }, function (p) { return 'count site <b>' + esc(p[2]) + '</b> (' + esc(p[3]) + ')<br>counted ' +
                            p[4] + ', simulated ' + p[5] + '<br>GEH ' + p[6]; });
+  // conflicts of the safety run part: those of the time slice shown (all without slices),
+  // collisions red, emergency brakings orange, conflicts purple sized by severity (TTC)
+  var KIND = {collision: '#d73027', emergency_braking: '#fc8d59', conflict: '#762a83'};
+  layers.conflicts = L.layerGroup();
+  function conflictTip(p) {
+    var type = p[4] ? ' <b>' + esc(p[4].replace('_', ' ')) + '</b>' : '';
+    return esc(p[3].replace('_', ' ')) + type + ' at ' + fmt(p[2], ' s') + '<br>' + esc(p[5]) +
+      (p[6] !== null ? '<br>min TTC: ' + fmt(p[6], ' s') : '') +
+      (p[7] !== null ? '<br>PET: ' + fmt(p[7], ' s') : '') +
+      (p[8] !== null ? '<br>max DRAC: ' + fmt(p[8], ' m/s²') : '') +
+      (p[9] !== null ? '<br>deceleration: ' + fmt(p[9], ' m/s²') : '');
+  }
+  function showConflicts() {
+    layers.conflicts.clearLayers();
+    var s = D.slices.length ? D.slices[slice] : null;
+    D.conflicts.forEach(function (p) {
+      if (s && (p[2] < s.begin || p[2] >= s.end)) { return; }
+      var ttc = p[6] === null ? 1.5 : p[6];
+      var m = L.circleMarker([p[1], p[0]], {renderer: renderer, color: '#222', weight: 1,
+        radius: 4 + 6 * Math.max(0, 1.5 - ttc) / 1.5, fillColor: KIND[p[3]] || '#762a83',
+        fillOpacity: 0.85});
+      m.bindTooltip(conflictTip(p));
+      layers.conflicts.addLayer(m);
+    });
+  }
+  // shuttle lines' paths: a wide pale band under the roads (drawn first), not hoverable
+  layers.paths = L.layerGroup();
+  D.paths.forEach(function (p) {
+    p[1].forEach(function (i) {
+      var a = E.xy[i], pts = [];
+      for (var k = 0; k < a.length; k += 2) { pts.push(ll(a, k)); }
+      layers.paths.addLayer(L.polyline(pts, {renderer: renderer, color: '#1f77b4', weight: 12,
+                                             opacity: 0.3, interactive: false}));
+    });
+  });
+  if (D.paths.length) { layers.paths.addTo(map); }
   layers.congestion.addTo(map);
   layers.signals.addTo(map);
   if (D.counts.length) { layers.counts.addTo(map); }
@@ -253,8 +341,14 @@ MAP_JS = r"""
   var base = {'Congestion (speed / speed limit)': layers.congestion,
               'CO2 per metre of road': layers.co2};
   var over = {'Traffic lights (delay)': layers.signals};
+  if (D.paths.length) { over['Shuttle lines'] = layers.paths; }
   if (D.stops.length) { over['Shuttle and bus stops'] = layers.stops; }
   if (D.counts.length) { over['Count sites (GEH)'] = layers.counts; }
+  if (D.conflicts.length) {
+    layers.conflicts.addTo(map);
+    var most = D.conflicts.length >= 10000 ? ', the 10,000 most severe' : '';
+    over['Conflicts (safety, this time slice' + most + ')'] = layers.conflicts;
+  }
   L.control.layers(base, over, {collapsed: false}).addTo(map);
   L.control.scale({imperial: false}).addTo(map);
   map.fitBounds([[0, 0], [D.size[1], D.size[0]]], {padding: [10, 10]});
@@ -266,6 +360,7 @@ MAP_JS = r"""
     layers.congestion.lines.forEach(function (line) {
       line.setStyle({color: congestion(sliceSpeed(line.edgeIndex))});
     });
+    showConflicts();
   }
   range.max = String(Math.max(0, D.slices.length - 1));
   range.disabled = D.slices.length < 2;

@@ -45,6 +45,7 @@ from mobility.sim import sumocfg
 PERSONINFO = "personinfo.raw.xml"
 TRIPINFO_XML = "tripinfo.raw.xml"
 STOPINFO = "stopinfo.raw.xml"
+ON_TIME_S = 300.0  # s late at most for a timetabled departure to count as on time
 MG_PER_KG = 1e6
 
 
@@ -481,6 +482,22 @@ KPIS: tuple[Kpi, ...] = (
         "share of line stop calls within a minute of the planned headway",
     ),
     Kpi(
+        "shuttle_schedule_delay_mean_s",
+        "timetable delay",
+        "s",
+        "lower",
+        "average time a timetabled line (a GTFS route) left its stops after the timetable's "
+        "departure time",
+    ),
+    Kpi(
+        "shuttle_on_time_share",
+        "on time",
+        "share",
+        "higher",
+        "share of a timetabled line's stop departures less than 5 minutes late (the "
+        "usual transit punctuality measure; a shuttle never leaves early)",
+    ),
+    Kpi(
         "shuttle_load_per_stop_mean",
         "load per stop",
         "riders",
@@ -601,6 +618,8 @@ def _line_kpis(path: Path, lines: list[LineService], run_dir: Path) -> dict[str,
                 "stop": stop_id,
                 "vehicle": stop.get("id", ""),
                 "arrival": started,
+                "departure": float(stop.get("ended", "nan")),
+                "delay": float(stop.get("delay", "nan")),  # s after `until` (timetabled lines)
                 "boarded": float(stop.get("loadedPersons", 0)),
                 "alighted": float(stop.get("unloadedPersons", 0)),
                 "load_departing": load,
@@ -616,7 +635,11 @@ def _line_kpis(path: Path, lines: list[LineService], run_dir: Path) -> dict[str,
         if head is not None and len(times) > 1:
             deviations.extend(abs(np.diff(times) - head))
     dev = np.array(deviations)
+    late = np.array([r["delay"] for r in rows if math.isfinite(r["delay"])])
+    # NaN without timetabled lines: SUMO writes a delay only for stops with `until`
     return {
+        "shuttle_schedule_delay_mean_s": _stat(late, np.mean),
+        "shuttle_on_time_share": _stat(late, lambda d: np.mean(d < ON_TIME_S)),
         "shuttle_headway_deviation_mean_s": _stat(dev, np.mean),
         "shuttle_headway_within_60s_share": _stat(dev, lambda d: np.mean(d <= 60)),
         "shuttle_load_per_stop_mean": _stat(np.array(loads), np.mean),

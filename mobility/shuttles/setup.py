@@ -241,11 +241,14 @@ def _line(
             raise SpecError(msg)
         start = max(0.0, min(pos - stop.length / 2, length - stop.length))
         end = min(length, start + stop.length)
+        name = f" name={quoteattr(stop.name)}" if stop.name else ""
         stops_xml.append(
             f'  <busStop id="{stop.id}" lane="{graph.lane_for(stop.edge, vclass)}" '
-            f'startPos="{start:.2f}" endPos="{end:.2f}" lines="{fleet.name}"/>\n'
+            f'startPos="{start:.2f}" endPos="{end:.2f}" lines="{fleet.name}"{name}/>\n'
         )
         stop_edges[stop.id] = (stop.edge, pos)
+    if fleet.trips is not None:
+        return _scheduled_trips(spec, fleet, graph, vclass, where, stop_edges)
     if fleet.route is not None:
         for i, edge in enumerate(fleet.route):
             graph.check_edge(edge, vclass, f"{where}.route.{i}")
@@ -270,6 +273,45 @@ def _line(
                 float(t),
                 f'  <vehicle id="{vid}" type="shuttle_{fleet.name}" depart="{t:g}" '
                 f'line="{fleet.name}">\n    <route edges="{" ".join(route)}"/>\n{stops}'
+                "  </vehicle>\n",
+            )
+        )
+    return ids, xml
+
+
+def _scheduled_trips(
+    spec: ScenarioSpec,
+    fleet: LineService,
+    graph: Any,
+    vclass: str,
+    where: str,
+    stop_edges: dict[str, tuple[str, float]],
+) -> tuple[list[str], list[tuple[float, str]]]:
+    """A line's own trips (a GTFS route's): each on its path, calling at its stops no
+    earlier than the feed's departure times (SUMO stop ``until``; ``arrival`` as planned, so
+    SUMO's stop output reports the delay), dwelling at least ``dwell``."""
+    begin, end = fleet.hours or (spec.begin, spec.end)
+    ids, xml = [], []
+    for i, trip in enumerate(fleet.trips or []):
+        if not begin <= trip.depart < end:
+            continue
+        for j, edge in enumerate(trip.route):
+            graph.check_edge(edge, vclass, f"{where}.trips.{i}.route.{j}")
+        graph.check_route(
+            trip.route, [stop_edges[c.stop][0] for c in trip.calls], vclass, f"{where}.trips.{i}"
+        )
+        vid = f"{fleet.name}.{len(ids)}"
+        ids.append(vid)
+        calls = "".join(
+            f'    <stop busStop="{c.stop}" duration="{fleet.dwell:g}" arrival="{c.arrival:g}" '
+            f'until="{c.until:g}"/>\n'
+            for c in trip.calls
+        )
+        xml.append(
+            (
+                trip.depart,
+                f'  <vehicle id="{vid}" type="shuttle_{fleet.name}" depart="{trip.depart:g}" '
+                f'line="{fleet.name}">\n    <route edges="{" ".join(trip.route)}"/>\n{calls}'
                 "  </vehicle>\n",
             )
         )

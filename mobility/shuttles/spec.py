@@ -49,6 +49,25 @@ class StopSpec(StrictModel):
     edge: str
     pos: float = Field(-1.0, description="m from the edge's start; -1: the middle")
     length: float = Field(20.0, gt=0, description="m of kerb")
+    name: str = Field("", description="shown in the report (a GTFS stop's stop_name)")
+
+
+class LineCall(StrictModel):
+    """A trip's call at a stop: the planned arrival and the earliest departure (s)."""
+
+    stop: str
+    arrival: float = Field(ge=0, description="s; planned arrival (SUMO stop arrival)")
+    until: float = Field(ge=0, description="s; leaves no earlier (SUMO stop until)")
+
+
+class LineTrip(StrictModel):
+    """One scheduled trip of a line, as a GTFS feed gives it: when it enters the network,
+    its path, and the stops it calls at with their times (a feed's trips may skip stops,
+    take other paths and keep their own times, so each keeps its own)."""
+
+    depart: float = Field(ge=0, description="s; enters the network")
+    route: list[str] = Field(min_length=1, description="edges")
+    calls: list[LineCall] = Field(min_length=1)
 
 
 class LineService(StrictModel):
@@ -66,6 +85,11 @@ class LineService(StrictModel):
     headway: float | None = Field(600.0, gt=0, description="s between departures")
     timetable: list[float] | None = Field(None, description="departure times s, instead")
     hours: tuple[float, float] | None = Field(None, description="[begin, end] s of service")
+    trips: list[LineTrip] | None = Field(
+        None,
+        description="scheduled trips with stop times (filled in from gtfs_route), instead of "
+        "timetable or headway",
+    )
 
     @model_validator(mode="after")
     def _one_schedule(self) -> LineService:
@@ -78,6 +102,14 @@ class LineService(StrictModel):
         ids = [s.id for s in self.stops]
         if len(set(ids)) != len(ids):
             raise ValueError("stop ids repeat; give each stop its own id")
+        for i, trip in enumerate(self.trips or []):
+            for j, call in enumerate(trip.calls):
+                if call.stop not in ids:
+                    msg = (
+                        f"trips.{i}.calls.{j}: stop {call.stop!r} is not one of the line's "
+                        f"stops ({', '.join(ids)}); add it to `stops` or fix the name"
+                    )
+                    raise ValueError(msg)
         if self.hours is not None and self.hours[1] <= self.hours[0]:
             raise ValueError("hours end before they begin; give [begin, end] in s")
         return self
