@@ -23,7 +23,7 @@ each variant's logged conflicts, its estimate per hour (divided by the detection
 ``mix``: ``experiments/mixed_autonomy.yaml`` (4x4 grid, 30 min, static signals) with 0,
 25, 50, 75 and 100 % of the background traffic autonomous (CACC): delay beside conflicts.
 
-``profile``: where the time of a fully equipped run goes. One run with ``safety: {}``
+``profile``: where the time of a fully equipped run goes. One run with everyone equipped
 writes its ``run.sumocfg``; SUMO's own binary then runs it with one option changed at a
 time (measures, range, extra time, no lane-change output, no collision checks), interleaved
 with the same configuration without any safety option (A), so that only SUMO's work is
@@ -31,13 +31,13 @@ timed; then the time of our parsing of the SSM, collision and lane-change files 
 ``conflicts.parquet``.
 
 ``sampling``: the whole ``run_scenario`` per seed without ``safety:`` (A), fully equipped
-at 50 m (B) and 25 m (C), and 10 % (E, F) and 25 % (G) equipped; per seed, each variant's
+at 50 m (B), 25 m (C) and 15 m (H), and 10 % (E, F) and 25 % (G) equipped; per seed, each variant's
 wall-time ratio to A and its estimate of conflicts per hour against the full count B of the
 same seed (SUMO draws the equipped vehicles with its own random stream, so the traffic is
 the same): the bias (mean) and spread (standard deviation) of the sampled estimate over
 seeds.
 
-``controllers``: each RESCO map under each controller and seed with ``safety: {}``
+``controllers``: each RESCO map under each controller and seed with ``equipped: 1.0``
 (SSAM-like defaults, everyone equipped), the first ``--window`` seconds of the map's
 window: RESCO delay, conflicts per hour and per million vehicle-km, severe conflicts
 (TTC < 1 s) per hour, emergency brakings per hour and collisions.
@@ -77,8 +77,8 @@ def timed_run(spec: ScenarioSpec) -> tuple[float, dict[str, float]]:
 
 VARIANTS = {  # key -> (words, safety section); A is the reference without safety
     "A": ("no safety", None),
-    "B": ("all equipped, 50 m", SafetySpec()),
-    "C": ("all equipped, 25 m", SafetySpec(range=25.0)),
+    "B": ("all equipped, 50 m", SafetySpec(equipped=1.0)),
+    "C": ("all equipped, 25 m", SafetySpec(equipped=1.0, range=25.0)),
     "D": ("25% equipped", SafetySpec(equipped=0.25)),
     "E": ("10% equipped", SafetySpec(equipped=0.1)),
 }
@@ -128,7 +128,7 @@ def controllers(maps: list[str], names: list[str], seeds: list[int], window: flo
     )
     print(head)
     for name in maps:
-        base = resco_spec(name, window).model_copy(update={"safety": SafetySpec()})
+        base = resco_spec(name, window).model_copy(update={"safety": SafetySpec(equipped=1.0)})
         for controller in names:
             for seed in seeds:
                 spec = base.model_copy(
@@ -174,7 +174,7 @@ def mix(shares: list[float], seeds: list[int]) -> None:
 
 PROFILE = {  # key -> (words, config lines dropped, SUMO options added)
     "A": ("no safety options", ("ssm", "collision", "lanechange", "emergencydecel"), []),
-    "B": ("safety: {} (TTC DRAC PET, 50 m, extra 5 s)", (), []),
+    "B": ("all equipped (TTC DRAC PET, 50 m, extra 5 s)", (), []),
     "ttc": (
         "measures TTC only",
         (),
@@ -201,7 +201,7 @@ def profile(name: str, reps: int, window: float) -> None:
     from mobility.network.net import load_network
     from mobility.safety.conflicts import conflicts_table
 
-    spec = resco_spec(name, window).model_copy(update={"safety": SafetySpec()})
+    spec = resco_spec(name, window).model_copy(update={"safety": SafetySpec(equipped=1.0)})
     with tempfile.TemporaryDirectory(prefix="bench-safety-") as tmp:
         run_scenario(spec, tmp)
         folder = next(Path(tmp).iterdir())
@@ -251,8 +251,9 @@ def _net_file(cfg: str) -> Path:
 
 SAMPLING = {  # key -> (words, safety section)
     "A": ("no safety", None),
-    "B": ("all, 50 m", SafetySpec()),
-    "C": ("all, 25 m", SafetySpec(range=25.0)),
+    "B": ("all, 50 m", SafetySpec(equipped=1.0)),
+    "C": ("all, 25 m", SafetySpec(equipped=1.0, range=25.0)),
+    "H": ("all, 15 m", SafetySpec(equipped=1.0, range=15.0)),
     "E": ("10 %, 50 m", SafetySpec(equipped=0.1)),
     "F": ("10 %, 25 m", SafetySpec(equipped=0.1, range=25.0)),
     "G": ("25 %, 25 m", SafetySpec(equipped=0.25, range=25.0)),

@@ -32,7 +32,7 @@ def _mixed_run(folder: Path, share: float) -> Path:
     spec = small_scenario(
         end=120,
         demand={"type": "random", "vehicles_per_hour": 2400, "fringe_factor": 5},
-        safety={},
+        safety={"equipped": 1.0},
         traffic_mix={"autonomous_share": share},
     )
     path = folder / f"s{share:g}.yaml"
