@@ -10,11 +10,12 @@ The SSM device is costly: every step it scans each equipped vehicle's surroundin
 ``range``, which is nearly all of its cost (``bench/safety.py profile``: the measures, the
 extra time, the other outputs and our parsing change little). Everyone equipped costs 2-16x
 a run without measurement on the RESCO maps, so by default a tenth of the vehicles carry the
-device (``equipped: 0.1``: 1.1-1.4x on grid4x4 and cologne3, about 2x on the dense
+device (``equipped: 0.1``: 1.1x on grid4x4, 1.4x on cologne3, 2.0x on the dense
 arterial4x4; ``bench/RESULTS.md``, issue 15). A conflict is seen when either of its two
 vehicles is equipped (1 - 0.9^2 = 19 % of them) and the KPIs divide counts by that share:
-over seeds the estimate is unbiased within its noise, with a spread of 13-17 % of the full
-count on a 30-minute run with ~400-1800 conflicts, ~4 % with ~3200. ``equipped: 1.0``
+over 5 seeds the estimate showed no bias beyond its noise (mean -0.5..+5.6 %) and a spread
+(sd) of 12-17 % of the full count on 30-minute runs with 430-3300 conflicts: more conflicts
+hardly shrink it, as one equipped vehicle in a queue sees many of them. ``equipped: 1.0``
 gives exact counts. A shorter ``range`` is no substitute: it splits or loses encounters
 (counts +7..+21 % or -4..-9 % at 15-25 m).
 
