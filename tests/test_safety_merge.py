@@ -30,7 +30,7 @@ EDGES = """<edges>
 
 @pytest.fixture(scope="module")
 def merge(tmp_path_factory: pytest.TempPathFactory):
-    """The on-ramp net, built with netconvert from plain XML, and its Network."""
+    """The merge net, built with netconvert from plain XML, and its Network."""
     from mobility.network.net import load_network
 
     folder = tmp_path_factory.mktemp("merge")
