@@ -106,7 +106,7 @@ def simulate(
         "input": {"net-file": str(network.path), "route-files": "r.rou.xml"},
         "time": {"step-length": f"{STEP:g}"},
         "report": {"log": "sumo.log", "no-step-log": "true"},
-        **sumo_options(SafetySpec(collision_action="warn")),
+        **sumo_options(SafetySpec(collision_action="warn", equipped=1.0)),
     }
     cfg = folder / "run.sumocfg"
     cfg.write_text(
