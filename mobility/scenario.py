@@ -59,7 +59,7 @@ def check_scenario(spec: ScenarioSpec) -> Network:
     ids and settings, fleets, stops, depots, riders). Builds nothing but the (cached)
     network and the (cached) stops of shuttle lines that run a GTFS route; raises a
     :class:`MobilityError` naming the field and the fix."""
-    network = scenario_network(spec)
+    network = scenario_network(spec).check()
     spec = with_rider_zones(with_gtfs_lines(spec, network), network)
     check_demand(spec, network)
     ctx = RunContext(spec, network, routes=(), folder=Path("."))
