@@ -89,3 +89,25 @@ def test_columns_to_numpy_without_pandas_give_what_pyarrow_gives():
     assert _numpy(pa.chunked_array([pa.array([7, 8], pa.int32())])).dtype == np.int32
     with_null = _numpy(pa.chunked_array([pa.array([1.0, None])]))
     assert with_null[0] == 1.0 and np.isnan(with_null[1])
+
+
+def test_a_broken_network_is_still_named_as_such(tmp_path):
+    """The net is parsed lazily; when the demand tools fail on a broken file, the error is
+    the network's own, naming the file."""
+    from mobility.config import ScenarioSpec
+    from mobility.errors import NetworkError
+    from mobility.scenario import run_scenario
+
+    bad = tmp_path / "bad.net.xml"
+    bad.write_text("<net><edge id='a' from='x'")
+    spec = ScenarioSpec.model_validate(
+        {
+            "name": "broken",
+            "end": 60,
+            "network": str(bad),
+            "demand": {"type": "random", "vehicles_per_hour": 600},
+        }
+    )
+    with pytest.raises(NetworkError, match=r"bad\.net\.xml: SUMO network could not be read"):
+        run_scenario(spec, tmp_path / "runs")
+    assert not list((tmp_path / "runs").glob("*"))
