@@ -7,8 +7,9 @@ builds what it needs through the content-addressed cache.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,7 @@ def check_scenario(spec: ScenarioSpec) -> Network:
     ids and settings, fleets, stops, depots, riders). Builds nothing but the (cached)
     network and the (cached) stops of shuttle lines that run a GTFS route; raises a
     :class:`MobilityError` naming the field and the fix."""
-    network = scenario_network(spec)
+    network = scenario_network(spec).check()
     spec = with_rider_zones(with_gtfs_lines(spec, network), network)
     check_demand(spec, network)
     ctx = RunContext(spec, network, routes=(), folder=Path("."))
@@ -86,7 +87,8 @@ def run_scenario(
     out_dir = check_output_dir(out_dir)
     spec_hash = spec.content_hash()
     network = scenario_network(spec)
-    routes = build_demand(spec, network)
+    with _network_first(network):
+        routes = build_demand(spec, network)
     written = spec  # as the user wrote it; parts see GTFS lines and zone files resolved
     spec = with_rider_zones(with_gtfs_lines(spec, network), network)
     prepared = time.perf_counter()
@@ -106,7 +108,7 @@ def run_scenario(
             gui=gui,
             label=final.name,
         )
-        with engine:
+        with _network_first(network), engine:
             for part in parts:
                 part.attach(engine)
             engine.run(spec.end, progress=progress)
@@ -131,6 +133,18 @@ def run_scenario(
         }
         write_json(work / META, meta)
     return RunResult(final, spec_hash, kpis)
+
+
+@contextlib.contextmanager
+def _network_first(network: Network) -> Iterator[None]:
+    """A failure of the demand tools or of SUMO is reported as the network's own error when
+    the network file is what is broken (the network is parsed lazily, so a run that never
+    reads it learns it is broken only here)."""
+    try:
+        yield
+    except MobilityError:
+        network.check()
+        raise
 
 
 class Scenario:

@@ -36,7 +36,7 @@ def test_one_parse_per_run_for_every_controller(controller, tmp_path) -> None:
     spec = ScenarioSpec.model_validate(small_scenario(end=120, signals=signals))
     before = _fresh_parse_count()
     result = run_scenario(spec, tmp_path / "runs")
-    assert network_module.parse_count - before == 1
+    assert network_module.parse_count - before <= 1  # static needs no parse at all
     assert result.kpis["vehicles_loaded"] > 0
 
 
@@ -71,6 +71,6 @@ def test_the_cache_is_by_content_not_by_path(tmp_path) -> None:
     copy.write_bytes(GRID3.read_bytes())
     before = _fresh_parse_count()
     first, second = load_network(GRID3), load_network(copy)
-    assert network_module.parse_count - before == 1
     assert first.net is second.net and second.path == copy.resolve()
+    assert network_module.parse_count - before == 1  # parsed on first use, once for both
     assert sorted(first.signals.programs) == sorted(second.signals.programs)

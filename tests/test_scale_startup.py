@@ -1,4 +1,5 @@
-"""Start-up of a run: the run path imports neither pandas nor pyarrow's Acero engine.
+"""Start-up of a run: the run path imports neither pandas nor pyarrow's Acero engine, nor
+scipy, and parses the network only when a part reads it.
 
 pyarrow imports pandas (0.2-0.3 s) when a column is turned into numpy by ``to_numpy`` and
 when ``Table.join`` loads Acero; the run's tables and KPIs avoid both. Checked on a real
@@ -34,7 +35,9 @@ RUN = textwrap.dedent(
     })
     result = run_scenario(spec, sys.argv[2])
     assert result.kpis["vehicles_loaded"] > 0, result.kpis
-    print(sorted(m for m in ("pandas", "pyarrow.acero") if m in sys.modules))
+    import mobility.network.net as net
+    heavy = ("pandas", "pyarrow.acero", "scipy")
+    print(net.parse_count, sorted(m for m in heavy if m in sys.modules))
     """
 )
 
@@ -47,7 +50,8 @@ def test_a_run_imports_neither_pandas_nor_acero(tmp_path):
         text=True,
         check=True,
     )
-    assert done.stdout.strip().splitlines()[-1] == "[]"
+    # fixed-time signals and random trips never read the net in Python: no parse, no scipy
+    assert done.stdout.strip().splitlines()[-1] == "0 []"
     run_dir = next(tmp_path.glob("*/edges.parquet")).parent
     edges = pa.parquet.read_table(run_dir / "edges.parquet")
     assert "CO2_abs" in edges.column_names and edges.num_rows > 0
@@ -85,3 +89,25 @@ def test_columns_to_numpy_without_pandas_give_what_pyarrow_gives():
     assert _numpy(pa.chunked_array([pa.array([7, 8], pa.int32())])).dtype == np.int32
     with_null = _numpy(pa.chunked_array([pa.array([1.0, None])]))
     assert with_null[0] == 1.0 and np.isnan(with_null[1])
+
+
+def test_a_broken_network_is_still_named_as_such(tmp_path):
+    """The net is parsed lazily; when the demand tools fail on a broken file, the error is
+    the network's own, naming the file."""
+    from mobility.config import ScenarioSpec
+    from mobility.errors import NetworkError
+    from mobility.scenario import run_scenario
+
+    bad = tmp_path / "bad.net.xml"
+    bad.write_text("<net><edge id='a' from='x'")
+    spec = ScenarioSpec.model_validate(
+        {
+            "name": "broken",
+            "end": 60,
+            "network": str(bad),
+            "demand": {"type": "random", "vehicles_per_hour": 600},
+        }
+    )
+    with pytest.raises(NetworkError, match=r"bad\.net\.xml: SUMO network could not be read"):
+        run_scenario(spec, tmp_path / "runs")
+    assert not list((tmp_path / "runs").glob("*"))

@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
-import sumolib
-
 from mobility import sumo
 from mobility.config import CountsDemand, ODDemand, RandomTripsDemand, RoutesDemand, ScenarioSpec
 from mobility.errors import DemandError
@@ -132,6 +130,8 @@ def detector_edges(counts: Path, detectors: Path | None) -> dict[str, str]:
         )
         raise DemandError(msg)
     tags = ["inductionLoop", "e1Detector", "laneAreaDetector", "e2Detector"]
+    import sumolib  # on first use: sumolib pulls numpy and its net reader in
+
     found = {}
     for det in sumolib.xml.parse(str(detectors), tags, heterogeneous=True):
         lane = det.lane if det.hasAttribute("lane") else (det.lanes or "").split()[0]
@@ -152,6 +152,8 @@ def _csv_row(path: Path, line: int, row: dict[str, str], edge: str | None) -> Co
 
 
 def _read_xml(path: Path, attribute: str) -> list[Count]:
+    import sumolib  # on first use: sumolib pulls numpy and its net reader in
+
     counts = []
     try:
         for interval in sumolib.xml.parse(str(path), "interval", heterogeneous=True):
@@ -200,6 +202,8 @@ def check_counts(demand: CountsDemand, network: Network) -> None:
 
 def _check_candidate_routes(path: Path, network: Network) -> None:
     """Candidate routes (named or inside vehicles) exist and use only edges of the net."""
+    import sumolib  # on first use: sumolib pulls numpy and its net reader in
+
     found = 0
     for route in sumolib.xml.parse(str(path), "route"):
         found += 1
@@ -343,6 +347,8 @@ def counted_xml(counts: list[Count]) -> str:
 
 def simulated_counts(path: Path) -> dict[tuple[str, float, float], float]:
     """(edge, begin, end) -> vehicles that entered or departed on the edge, from edge data."""
+    import sumolib  # on first use: sumolib pulls numpy and its net reader in
+
     out: dict[tuple[str, float, float], float] = {}
     for interval in sumolib.xml.parse(str(path), "interval", heterogeneous=True):
         b, e = float(interval.begin), float(interval.end)

@@ -41,10 +41,31 @@ class NetSignals:
 class Network:
     """A parsed SUMO network and what the parts of a run derive from it (each once)."""
 
-    def __init__(self, path: Path, digest: str, net: sumolib.net.Net) -> None:
+    def __init__(self, path: Path, digest: str, net: sumolib.net.Net | None = None) -> None:
         self.path = path
         self.digest = digest  # SHA-256 of the file's bytes
-        self.net = net
+        self._net = net
+
+    @property
+    def net(self) -> sumolib.net.Net:
+        """The sumolib net, parsed on first use: a run whose parts never look at the network
+        (fixed-time signals, cached demand) skips importing sumolib and parsing the file,
+        which costs seconds on a city's network."""
+        if self._net is None:
+            with _lock:
+                shared = _cache.get(self.digest)  # a copy of the same file, maybe parsed
+                if shared is not None and shared._net is not None:
+                    self._net = shared._net
+                if self._net is None:
+                    self._net = _parse(self.path)
+                    if shared is not None:
+                        shared._net = self._net
+        return self._net
+
+    def check(self) -> Network:
+        """This network, parsed (raises :class:`NetworkError` if SUMO's file is invalid)."""
+        self.net  # noqa: B018 (the parse is the check)
+        return self
 
     def __repr__(self) -> str:
         return f"Network({str(self.path)!r})"
@@ -166,8 +187,8 @@ def load_network(path: Path | str) -> Network:
         if digest in _cache:
             _cache.move_to_end(digest)
             found = _cache[digest]
-            return found if found.path == path else Network(path, digest, found.net)
-        network = Network(path, digest, _parse(path))
+            return found if found.path == path else Network(path, digest, found._net)
+        network = Network(path, digest)
         _cache[digest] = network
         while len(_cache) > CACHE_SIZE:
             _cache.popitem(last=False)

@@ -21,7 +21,7 @@ import math
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import quoteattr
 
 import numpy as np
@@ -29,10 +29,12 @@ import numpy as np
 from mobility.config import ScenarioSpec
 from mobility.errors import SpecError
 from mobility.network.net import Network
-from mobility.shuttles.reachability import Kept, Places, check_reachable
 from mobility.shuttles.spec import LineService, OnDemandService, RidersSpec, ServiceArea, taxi_line
 from mobility.sim.engine import Engine
 from mobility.sim.parts import RunContext, SumoInputs
+
+if TYPE_CHECKING:  # scipy's graph code is imported by runs with shuttles only
+    from mobility.shuttles.reachability import Kept
 
 ROUTES_FILE = "shuttles.rou.xml"
 STOPS_FILE = "shuttles.add.xml"
@@ -435,6 +437,8 @@ def _split(size: int, given: list[int | None], where: str) -> list[int]:
 def _reachable(spec: ScenarioSpec, graph: Any, vclasses: dict[str, str]) -> dict[str, Kept]:
     """Per on-demand fleet: depots and rider edges mutually reachable for its vehicle class
     (:mod:`mobility.shuttles.reachability`); the rider edges dropped, if asked to."""
+    from mobility.shuttles.reachability import Places, check_reachable
+
     riders = spec.riders
     default = (riders.fleet if riders else None) or spec.shuttles[0].name
     kept: dict[str, Kept] = {}
@@ -472,6 +476,8 @@ def _riders(
 ) -> tuple[list[Request], list[tuple[float, str]]]:
     """Rider requests and their SUMO persons; a request from or to an edge outside its
     fleet's service area is recorded as rejected (``outside_service_area``), not simulated."""
+    from mobility.shuttles.reachability import Kept
+
     fleets = {f.name: f for f in spec.shuttles}
     default = riders.fleet or spec.shuttles[0].name
 
