@@ -25,8 +25,10 @@ exact: the assignment step of one dispatch round (auction) against an exact ILP
 (``scipy.optimize.milp``) on the same insertion scores, small random instances: both
 maximise riders served, then minimise the added rider time; prints the gap.
 
-speed: one ``dispatch_round`` for N open requests x M shuttles (10 plan slots, 16 candidate
-shuttles per request) over a 2,000-edge table, median of 10 rounds after compilation.
+speed: one dispatch round (``dispatch_candidates``) for N open requests x M shuttles (10
+plan slots holding 0-5 stops, 16 candidate shuttles per request) over a 2,000-edge table,
+median of 10 rounds after compilation; slots trimmed to the longest plan (as the dispatcher
+does) against all 10, interleaved.
 """
 
 from __future__ import annotations
@@ -332,9 +334,15 @@ def exact(instances: int, seed: int = 0) -> list[dict]:
 
 
 def speed(requests: int, shuttles: int, slots: int = 10, rounds: int = 10) -> dict:
+    """One round as the dispatcher calls it (``dispatch_candidates``), interleaved A/B:
+    the plan slots trimmed to the longest plan (what the dispatcher passes since the second
+    round of issue 19; exact) against all ``slots`` (the first round's call, the reference)."""
+    import dataclasses
+
     import jax
 
-    from mobility.core.matching import Fleet, Limits, Requests, dispatch_round
+    from mobility.core.matching import Fleet, Limits, Requests, dispatch_candidates
+    from mobility.shuttles.dispatcher import _trimmed_slots
 
     rng = np.random.default_rng(0)
     n = 2000
@@ -362,24 +370,42 @@ def speed(requests: int, shuttles: int, slots: int = 10, rounds: int = 10) -> di
         mask=np.ones(requests, bool),
     )
     limits = Limits(np.float32(600), np.float32(2.0), np.float32(0.0), np.float32(10.0))
-    args = jax.device_put((times, fleet, req, limits))
-    t0 = time.perf_counter()
-    jax.block_until_ready(dispatch_round(*args))
-    compile_s = time.perf_counter() - t0
-    samples = []
-    for _ in range(rounds):
+    k = _trimmed_slots([int(s) for s in stops], slots)
+    trimmed = dataclasses.replace(
+        fleet,
+        stop_edge=fleet.stop_edge[:, :k],
+        stop_delta=fleet.stop_delta[:, :k],
+        stop_deadline=fleet.stop_deadline[:, :k],
+        stop_mask=fleet.stop_mask[:, :k],
+    )
+    variants = {"trimmed": trimmed, "all_slots": fleet}
+    args = {name: jax.device_put((times, f, req, limits)) for name, f in variants.items()}
+    first, samples, out = {}, {name: [] for name in args}, {}
+    for name, a in args.items():
         t0 = time.perf_counter()
-        jax.block_until_ready(dispatch_round(*args))
-        samples.append(time.perf_counter() - t0)
-    assigned = np.asarray(dispatch_round(*args)[0])
+        out[name] = jax.block_until_ready(dispatch_candidates(*a))
+        first[name] = time.perf_counter() - t0
+    for _ in range(rounds):  # interleaved
+        for name, a in args.items():
+            t0 = time.perf_counter()
+            jax.block_until_ready(dispatch_candidates(*a))
+            samples[name].append(time.perf_counter() - t0)
+    med = {name: statistics.median(v) for name, v in samples.items()}
+    (a_t, c_t), (a_f, c_f) = out["trimmed"], out["all_slots"]
     return {
         "device": str(jax.devices()[0]),
         "requests": requests,
         "shuttles": shuttles,
-        "first_call_s": round(compile_s, 2),
-        "median_ms": round(1e3 * statistics.median(samples), 1),
-        "min_ms": round(1e3 * min(samples), 1),
-        "assigned": int((assigned >= 0).sum()),
+        "slots": slots,
+        "trimmed_slots": k,
+        "first_call_s": round(first["trimmed"], 2),
+        "median_ms": round(1e3 * med["trimmed"], 1),
+        "min_ms": round(1e3 * min(samples["trimmed"]), 1),
+        "all_slots_median_ms": round(1e3 * med["all_slots"], 1),
+        "ratio_trimmed_to_all_slots": round(med["trimmed"] / med["all_slots"], 2),
+        "same_assignment": bool(np.array_equal(np.asarray(a_t), np.asarray(a_f))),
+        "same_costs": bool(np.allclose(np.asarray(c_t.cost), np.asarray(c_f.cost))),
+        "assigned": int((np.asarray(a_t) >= 0).sum()),
         "load_1min": os.getloadavg()[0],
         "cpus": os.cpu_count(),
     }
