@@ -112,7 +112,9 @@ MAPS = {
 }
 
 
-def rebalance(fleets: list[int], seeds: list[int]) -> list[dict]:
+def rebalance(
+    fleets: list[int], seeds: list[int], idles: tuple[str, ...] = ("stay", "depot", "rebalance")
+) -> list[dict]:
     """Idle shuttles: rebalance against stay and depot, dispatcher mobility, same setup as
     ``promises``."""
     from mobility.config import load_spec
@@ -124,7 +126,7 @@ def rebalance(fleets: list[int], seeds: list[int]) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         for size in fleets:
             for seed in seeds:
-                for idle in ("stay", "depot", "rebalance"):  # interleaved per seed
+                for idle in idles:  # interleaved per seed
                     update = {"fleet_size": size, "dispatcher": "mobility", "idle": idle}
                     fleet = base.shuttles[0].model_copy(update=update)
                     spec = base.model_copy(
@@ -420,6 +422,7 @@ def main() -> None:
     r = sub.add_parser("rebalance")
     r.add_argument("--fleets", type=int, nargs="+", default=[12, 16])
     r.add_argument("--seeds", type=int, nargs="+", default=[3, 4, 5])
+    r.add_argument("--idle", nargs="+", default=["stay", "depot", "rebalance"])
     c = sub.add_parser("city")
     c.add_argument("--fleets", type=int, nargs="+", default=[30, 60])
     c.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
@@ -436,7 +439,7 @@ def main() -> None:
     if args.what == "promises":
         promises(args.fleets, args.seeds)
     elif args.what == "rebalance":
-        rebalance(args.fleets, args.seeds)
+        rebalance(args.fleets, args.seeds, tuple(args.idle))
     elif args.what == "city":
         city(args.fleets, args.seeds, args.per_hour, args.end, args.map)
     elif args.what == "exact":
