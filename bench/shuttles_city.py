@@ -142,8 +142,15 @@ def rebalance(
 
 
 def city(
-    fleets: list[int], seeds: list[int], per_hour: float, end: float, where: str = "cologne3"
+    fleets: list[int],
+    seeds: list[int],
+    per_hour: float,
+    end: float,
+    where: str = "cologne3",
+    algos: tuple[str, ...] = ("mobility", "greedyShared", "routeExtension"),
+    keep: Path | None = None,
 ) -> list[dict]:
+    """``keep``: write the runs there (to read their tables after) instead of a temp dir."""
     from mobility.config import ScenarioSpec, load_spec, validate_spec
     from mobility.scenario import scenario_network
 
@@ -161,9 +168,10 @@ def city(
     ]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        tmp = str(keep) if keep is not None else tmp
         for size in fleets:
             for seed in seeds:
-                for algo in ("mobility", "greedyShared", "routeExtension"):
+                for algo in algos:
                     data = base.model_dump(mode="json")
                     data.update(
                         name=f"{where}-shuttles-{algo}",
@@ -429,6 +437,8 @@ def main() -> None:
     c.add_argument("--per-hour", type=float, default=1000.0)
     c.add_argument("--end", type=float, default=3600.0, help="s after the map's begin")
     c.add_argument("--map", choices=sorted(MAPS), default="cologne3")
+    c.add_argument("--algos", nargs="+", default=["mobility", "greedyShared", "routeExtension"])
+    c.add_argument("--keep", type=Path, help="keep the runs in this folder")
     e = sub.add_parser("exact")
     e.add_argument("--instances", type=int, default=30)
     s = sub.add_parser("speed")
@@ -441,7 +451,9 @@ def main() -> None:
     elif args.what == "rebalance":
         rebalance(args.fleets, args.seeds, tuple(args.idle))
     elif args.what == "city":
-        city(args.fleets, args.seeds, args.per_hour, args.end, args.map)
+        city(
+            args.fleets, args.seeds, args.per_hour, args.end, args.map, tuple(args.algos), args.keep
+        )
     elif args.what == "exact":
         exact(args.instances)
     else:
