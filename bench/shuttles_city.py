@@ -25,8 +25,10 @@ exact: the assignment step of one dispatch round (auction) against an exact ILP
 (``scipy.optimize.milp``) on the same insertion scores, small random instances: both
 maximise riders served, then minimise the added rider time; prints the gap.
 
-speed: one ``dispatch_round`` for N open requests x M shuttles (10 plan slots, 16 candidate
-shuttles per request) over a 2,000-edge table, median of 10 rounds after compilation.
+speed: one dispatch round (``dispatch_candidates``) for N open requests x M shuttles (10
+plan slots holding 0-5 stops, 16 candidate shuttles per request) over a 2,000-edge table,
+median of 10 rounds after compilation; slots trimmed to the longest plan (as the dispatcher
+does) against all 10, interleaved.
 """
 
 from __future__ import annotations
@@ -110,7 +112,9 @@ MAPS = {
 }
 
 
-def rebalance(fleets: list[int], seeds: list[int]) -> list[dict]:
+def rebalance(
+    fleets: list[int], seeds: list[int], idles: tuple[str, ...] = ("stay", "depot", "rebalance")
+) -> list[dict]:
     """Idle shuttles: rebalance against stay and depot, dispatcher mobility, same setup as
     ``promises``."""
     from mobility.config import load_spec
@@ -122,7 +126,7 @@ def rebalance(fleets: list[int], seeds: list[int]) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         for size in fleets:
             for seed in seeds:
-                for idle in ("stay", "depot", "rebalance"):  # interleaved per seed
+                for idle in idles:  # interleaved per seed
                     update = {"fleet_size": size, "dispatcher": "mobility", "idle": idle}
                     fleet = base.shuttles[0].model_copy(update=update)
                     spec = base.model_copy(
@@ -138,8 +142,15 @@ def rebalance(fleets: list[int], seeds: list[int]) -> list[dict]:
 
 
 def city(
-    fleets: list[int], seeds: list[int], per_hour: float, end: float, where: str = "cologne3"
+    fleets: list[int],
+    seeds: list[int],
+    per_hour: float,
+    end: float,
+    where: str = "cologne3",
+    algos: tuple[str, ...] = ("mobility", "greedyShared", "routeExtension"),
+    keep: Path | None = None,
 ) -> list[dict]:
+    """``keep``: write the runs there (to read their tables after) instead of a temp dir."""
     from mobility.config import ScenarioSpec, load_spec, validate_spec
     from mobility.scenario import scenario_network
 
@@ -157,9 +168,10 @@ def city(
     ]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        tmp = str(keep) if keep is not None else tmp
         for size in fleets:
             for seed in seeds:
-                for algo in ("mobility", "greedyShared", "routeExtension"):
+                for algo in algos:
                     data = base.model_dump(mode="json")
                     data.update(
                         name=f"{where}-shuttles-{algo}",
@@ -332,9 +344,15 @@ def exact(instances: int, seed: int = 0) -> list[dict]:
 
 
 def speed(requests: int, shuttles: int, slots: int = 10, rounds: int = 10) -> dict:
+    """One round as the dispatcher calls it (``dispatch_candidates``), interleaved A/B:
+    the plan slots trimmed to the longest plan (what the dispatcher passes since the second
+    round of issue 19; exact) against all ``slots`` (the first round's call, the reference)."""
+    import dataclasses
+
     import jax
 
-    from mobility.core.matching import Fleet, Limits, Requests, dispatch_round
+    from mobility.core.matching import Fleet, Limits, Requests, dispatch_candidates
+    from mobility.shuttles.dispatcher import _trimmed_slots
 
     rng = np.random.default_rng(0)
     n = 2000
@@ -362,24 +380,42 @@ def speed(requests: int, shuttles: int, slots: int = 10, rounds: int = 10) -> di
         mask=np.ones(requests, bool),
     )
     limits = Limits(np.float32(600), np.float32(2.0), np.float32(0.0), np.float32(10.0))
-    args = jax.device_put((times, fleet, req, limits))
-    t0 = time.perf_counter()
-    jax.block_until_ready(dispatch_round(*args))
-    compile_s = time.perf_counter() - t0
-    samples = []
-    for _ in range(rounds):
+    k = _trimmed_slots([int(s) for s in stops], slots)
+    trimmed = dataclasses.replace(
+        fleet,
+        stop_edge=fleet.stop_edge[:, :k],
+        stop_delta=fleet.stop_delta[:, :k],
+        stop_deadline=fleet.stop_deadline[:, :k],
+        stop_mask=fleet.stop_mask[:, :k],
+    )
+    variants = {"trimmed": trimmed, "all_slots": fleet}
+    args = {name: jax.device_put((times, f, req, limits)) for name, f in variants.items()}
+    first, samples, out = {}, {name: [] for name in args}, {}
+    for name, a in args.items():
         t0 = time.perf_counter()
-        jax.block_until_ready(dispatch_round(*args))
-        samples.append(time.perf_counter() - t0)
-    assigned = np.asarray(dispatch_round(*args)[0])
+        out[name] = jax.block_until_ready(dispatch_candidates(*a))
+        first[name] = time.perf_counter() - t0
+    for _ in range(rounds):  # interleaved
+        for name, a in args.items():
+            t0 = time.perf_counter()
+            jax.block_until_ready(dispatch_candidates(*a))
+            samples[name].append(time.perf_counter() - t0)
+    med = {name: statistics.median(v) for name, v in samples.items()}
+    (a_t, c_t), (a_f, c_f) = out["trimmed"], out["all_slots"]
     return {
         "device": str(jax.devices()[0]),
         "requests": requests,
         "shuttles": shuttles,
-        "first_call_s": round(compile_s, 2),
-        "median_ms": round(1e3 * statistics.median(samples), 1),
-        "min_ms": round(1e3 * min(samples), 1),
-        "assigned": int((assigned >= 0).sum()),
+        "slots": slots,
+        "trimmed_slots": k,
+        "first_call_s": round(first["trimmed"], 2),
+        "median_ms": round(1e3 * med["trimmed"], 1),
+        "min_ms": round(1e3 * min(samples["trimmed"]), 1),
+        "all_slots_median_ms": round(1e3 * med["all_slots"], 1),
+        "ratio_trimmed_to_all_slots": round(med["trimmed"] / med["all_slots"], 2),
+        "same_assignment": bool(np.array_equal(np.asarray(a_t), np.asarray(a_f))),
+        "same_costs": bool(np.allclose(np.asarray(c_t.cost), np.asarray(c_f.cost))),
+        "assigned": int((np.asarray(a_t) >= 0).sum()),
         "load_1min": os.getloadavg()[0],
         "cpus": os.cpu_count(),
     }
@@ -394,12 +430,15 @@ def main() -> None:
     r = sub.add_parser("rebalance")
     r.add_argument("--fleets", type=int, nargs="+", default=[12, 16])
     r.add_argument("--seeds", type=int, nargs="+", default=[3, 4, 5])
+    r.add_argument("--idle", nargs="+", default=["stay", "depot", "rebalance"])
     c = sub.add_parser("city")
     c.add_argument("--fleets", type=int, nargs="+", default=[30, 60])
     c.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
     c.add_argument("--per-hour", type=float, default=1000.0)
     c.add_argument("--end", type=float, default=3600.0, help="s after the map's begin")
     c.add_argument("--map", choices=sorted(MAPS), default="cologne3")
+    c.add_argument("--algos", nargs="+", default=["mobility", "greedyShared", "routeExtension"])
+    c.add_argument("--keep", type=Path, help="keep the runs in this folder")
     e = sub.add_parser("exact")
     e.add_argument("--instances", type=int, default=30)
     s = sub.add_parser("speed")
@@ -410,9 +449,11 @@ def main() -> None:
     if args.what == "promises":
         promises(args.fleets, args.seeds)
     elif args.what == "rebalance":
-        rebalance(args.fleets, args.seeds)
+        rebalance(args.fleets, args.seeds, tuple(args.idle))
     elif args.what == "city":
-        city(args.fleets, args.seeds, args.per_hour, args.end, args.map)
+        city(
+            args.fleets, args.seeds, args.per_hour, args.end, args.map, tuple(args.algos), args.keep
+        )
     elif args.what == "exact":
         exact(args.instances)
     else:

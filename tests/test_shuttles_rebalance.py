@@ -20,12 +20,19 @@ def test_idle_shuttles_shared_out_by_learned_rates_at_least_driving() -> None:
     reb.observe([{"id": i, "from": e} for i, e in reqs], 100.0)
     reb.observe([{"id": "r1", "from": "a2"}], 100.0)  # seen before: not counted twice
     assert reb.rate == {"A": 3.0, "B": 1.0}
-    # four idle shuttles, all in B: A's share is 3 of 4 places, all on a2; the one left
-    # in B is the one farthest from a2
+    # four idle shuttles, all in B: A's share is 3 of 4 places, all on a2, but only the
+    # first move gains (A's rate x 40 s drive from b1 to a2 = 120 s, and B keeps a shuttle
+    # on b1); a second shuttle on a2 shortens no expected pick-up, so it stays
     times = np.array([[0, 10, 50, 50], [10, 0, 50, 50], [40, 40, 0, 10], [90, 90, 10, 0]], float)
     idle = {"s1": "b1", "s2": "b1", "s3": "b2", "s4": "b1"}
-    moves = reb.moves(idle, times)
-    assert sorted(moves) == ["s1", "s2", "s4"] and set(moves.values()) == {"a2"}
+    assert reb.moves(idle, times) == {"s1": "a2"}
+    # one idle shuttle: moving it to A gains 3 x 40 = 120 s for A and costs B's rider
+    # 1 x 50 s back from a2 (gain 70 > 0: it moves); with 500 s back it would cost more
+    # than it gains, and it stays
+    assert reb.moves({"s1": "b1"}, times) == {"s1": "a2"}
+    far = times.copy()
+    far[1, 2] = 500.0
+    assert reb.moves({"s1": "b1"}, far) == {}
     # rates decay with a 15-minute half-life
     reb.observe([], 1000.0)
     assert reb.rate["A"] == pytest.approx(1.5)

@@ -343,10 +343,12 @@ def auction_sparse(
 
 
 @jax.jit
-def dispatch_round(
+def dispatch_candidates(
     times: jax.Array, fleet: Fleet, requests: Requests, limits: Limits
-) -> tuple[jax.Array, Insertions]:
-    """Score insertions and assign: [R] shuttle index per request (-1: none) and the scores.
+) -> tuple[jax.Array, Candidates]:
+    """Score insertions and assign: [R] shuttle index per request (-1: none) and the
+    candidates' scores, [R, M]. What the dispatcher calls: no [R, V] table is built (at 5,000
+    requests x 500 shuttles, spreading three of them cost more than the auction).
 
     Benefit of an assignment is ``ceiling - cost`` with the ceiling above any feasible cost,
     so the auction first serves as many requests as it can, then minimises the total cost.
@@ -356,4 +358,13 @@ def dispatch_round(
     ceiling = 2.0 * jnp.max(jnp.where(finite, cand.cost, 0.0)) + 100.0
     benefit = jnp.where(finite, ceiling - cand.cost, -jnp.inf)
     assigned = auction_sparse(benefit, cand.shuttle, num_cols=fleet.edge.shape[0], eps=AUCTION_EPS)
+    return assigned, cand
+
+
+@jax.jit
+def dispatch_round(
+    times: jax.Array, fleet: Fleet, requests: Requests, limits: Limits
+) -> tuple[jax.Array, Insertions]:
+    """As :func:`dispatch_candidates`, with the scores spread over all shuttles, [R, V]."""
+    assigned, cand = dispatch_candidates(times, fleet, requests, limits)
     return assigned, _spread(cand, fleet.edge.shape[0])

@@ -76,7 +76,7 @@ class MobilityDispatcher:
 
     def round(self, engine: Engine, reservations: list[dict[str, Any]], now: float) -> list[str]:
         """One dispatch round; returns the reservation ids to reject."""
-        from mobility.core.matching import Fleet, Limits, Requests, dispatch_round
+        from mobility.core.matching import Fleet, Limits, Requests, dispatch_candidates
 
         self.rounds += 1
         by_id = {r["id"]: r for r in reservations}
@@ -101,7 +101,8 @@ class MobilityDispatcher:
         edges = np.asarray(
             [[index[r["from"]], index[r["to"]]] for r in open_], dtype=np.int32
         ).reshape(-1, 2)
-        R, V, K = _pad(len(open_)), _pad(max(len(vehicles), 1)), self.slots
+        R, V = _pad(len(open_)), _pad(max(len(vehicles), 1))
+        K = _trimmed_slots([len(self.plans[v]) for v in vehicles], self.slots)
         req = Requests(
             origin=_padded(edges[:, 0], R, 0),
             destination=_padded(edges[:, 1], R, 0),
@@ -119,7 +120,7 @@ class MobilityDispatcher:
                 stop_delta[a, b] = stop.delta
                 deadline[a, b] = stop.deadline
                 stop_mask[a, b] = True
-        full = np.array([len(self.plans[v]) >= K for v in vehicles], bool)
+        full = np.array([len(self.plans[v]) >= self.slots for v in vehicles], bool)
         fleet = Fleet(
             edge=_padded(np.array([index[self.last_edge[v]] for v in vehicles], np.int32), V, 0),
             ready=np.full(V, now),
@@ -138,19 +139,20 @@ class MobilityDispatcher:
             stop_time=np.float32(stop_s),
         )
         times = np.where(np.isfinite(times), times, 1e9).astype(np.float32)
-        assigned, ins = dispatch_round(times, fleet, req, limits)
+        assigned, ins = dispatch_candidates(times, fleet, req, limits)
         assigned = np.asarray(assigned)
-        cost = np.asarray(ins.cost)
+        cost, shuttle = np.asarray(ins.cost), np.asarray(ins.shuttle)
         pickup, dropoff = np.asarray(ins.pickup), np.asarray(ins.dropoff)
         reject = []
         for r, res in enumerate(open_):
             a = int(assigned[r])
             if a < 0:
-                if not np.isfinite(cost[r, : len(vehicles)]).any():
+                if not np.isfinite(cost[r]).any():  # padding shuttles are never feasible
                     reject.append(res["id"])
                 continue
             v = vehicles[a]
-            i, j = int(pickup[r, a]), int(dropoff[r, a])
+            m = int(np.flatnonzero(shuttle[r] == a)[0])  # the candidate slot of shuttle a
+            i, j = int(pickup[r, m]), int(dropoff[r, m])
             direct = float(times[index[res["from"]], index[res["to"]]]) + stop_s
             wait_limit = res["time"] + self.fleet.max_wait
             plan = self.plans[v]
@@ -254,6 +256,15 @@ class MobilityDispatcher:
 def _pad(n: int) -> int:
     """Padded sizes in powers of two: few distinct shapes, few compilations."""
     return max(4, 1 << (n - 1).bit_length())
+
+
+def _trimmed_slots(lengths: list[int], slots: int) -> int:
+    """Plan slots for this round: the longest plan, rounded up to even (few shapes, few
+    compilations), at most ``slots``. Exact: insertions go after nodes 0..n of a plan of n
+    stops, so slots past the longest plan hold only padding; at 5,000 requests x 500
+    shuttles the scoring is ~(K+1)^2 per candidate, so 6 slots instead of 10 cost a third."""
+    longest = max(lengths, default=0)
+    return min(slots, max(2, longest + longest % 2))
 
 
 def _padded(values: np.ndarray, size: int, fill: Any) -> np.ndarray:
