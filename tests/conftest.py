@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -73,6 +74,13 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
         cwd=cwd,
         check=False,
     )
+
+
+def default_sigint() -> None:
+    """In the child: Ctrl-C as in a terminal. A shell starts background jobs (`pytest &`,
+    nohup, some CI runners) with SIGINT ignored, and Python then never raises
+    KeyboardInterrupt, so the command would finish its run instead of stopping."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def run_signals(spec, folder: Path, on_engine=None):
