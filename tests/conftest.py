@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -29,10 +30,19 @@ OSM = NETWORKS / "west-oakland" / "west-oakland.osm.bz2"
 
 @pytest.fixture(autouse=True, scope="session")
 def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Built networks and demand go to a cache private to this test session."""
+    """Built networks and demand go to a cache private to this test session; so do compiled
+    XLA programs, which the many `mobility` subprocesses (optimize, calibrate, sweep workers)
+    would otherwise compile again each (environment for them, config for this process)."""
+    import jax
+
     mp = pytest.MonkeyPatch()
     mp.setenv("MOBILITY_CACHE", str(tmp_path_factory.mktemp("cache")))
+    xla = str(tmp_path_factory.mktemp("jax-cache"))
+    mp.setenv("JAX_COMPILATION_CACHE_DIR", xla)
+    before = jax.config.jax_compilation_cache_dir
+    jax.config.update("jax_compilation_cache_dir", xla)
     yield
+    jax.config.update("jax_compilation_cache_dir", before)
     mp.undo()
 
 
@@ -73,6 +83,13 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
         cwd=cwd,
         check=False,
     )
+
+
+def default_sigint() -> None:
+    """In the child: Ctrl-C as in a terminal. A shell starts background jobs (`pytest &`,
+    nohup, some CI runners) with SIGINT ignored, and Python then never raises
+    KeyboardInterrupt, so the command would finish its run instead of stopping."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def run_signals(spec, folder: Path, on_engine=None):

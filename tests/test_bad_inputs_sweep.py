@@ -15,6 +15,8 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,6 +121,22 @@ CASES = [
     Case("report-temp-folder", "report {d}/.small-1.tmp-x --no-open", 2, ("failed or was interrupted",), {".small-1.tmp-x/meta.json": "{}\n"}),
 ]
 # fmt: on
+
+
+@pytest.fixture(scope="module", autouse=True)
+def ray_tmpdir() -> Iterator[Path]:
+    """A Ray temp folder of this module's own (the machine's /tmp/ray is shared with any
+    other Ray on it), holding a stale cluster address as a dead `ray start` leaves: a sweep
+    must still start its own Ray (it once joined that cluster and crashed on --num-cpus).
+    Short, under /tmp: Ray's socket paths must stay under 108 bytes."""
+    folder = Path(tempfile.mkdtemp(prefix="mob-ray-", dir="/tmp"))
+    (folder / "ray").mkdir()
+    (folder / "ray" / "ray_current_cluster").write_text("127.0.0.1:9\n")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RAY_TMPDIR", str(folder))
+    yield folder
+    mp.undo()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -104,4 +104,5 @@ def test_runs_reproduce_across_processes_and_within_one(tmp_path) -> None:
     greedy = a[1:]
     assert all(row == greedy[0] for row in greedy), [r["kpis"]["trips_completed"] for r in a]
     assert a[0]["trips"] != greedy[0]["trips"]  # the controllers do differ
-    assert greedy[0]["kpis"]["trips_completed"] == 688  # the fresh-process libsumo result
+    # the fresh-process libsumo result since the driver walks links in SUMO's order (8c7e8b4)
+    assert greedy[0]["kpis"]["trips_completed"] == 687

@@ -20,6 +20,10 @@ def two_nodes(monkeypatch: pytest.MonkeyPatch):
     # Ray rewrites a 127.0.0.1 address to the machine's outward IP before connecting; this
     # machine allows loopback only, so keep Ray's single-machine (loopback) resolution.
     monkeypatch.setattr("ray._private.ray_constants.ENABLE_RAY_CLUSTER", False)
+    # Cluster writes its address to /tmp/ray/ray_current_cluster, which every ray.init()
+    # without an address on this machine then joins (other test sessions included).
+    monkeypatch.setattr("ray._private.utils.write_ray_address", lambda *args, **kwargs: None)
+    monkeypatch.setattr("ray._common.utils.reset_ray_address", lambda *args, **kwargs: None)
     cluster = Cluster(
         initialize_head=True,
         head_node_args={"num_cpus": 1, "node_ip_address": "127.0.0.1", "include_dashboard": False},

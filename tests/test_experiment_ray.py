@@ -23,6 +23,7 @@ ray = pytest.importorskip("ray")
 def local_ray():
     """One local Ray for the module: 2 CPUs, bound to 127.0.0.1 (its dashboard too)."""
     ray.init(
+        address="local",  # our own Ray, never one named in /tmp/ray/ray_current_cluster
         num_cpus=2,
         _node_ip_address="127.0.0.1",
         include_dashboard=True,  # Ray's state API (which task runs in which worker) needs it

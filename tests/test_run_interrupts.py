@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import GRID4
+from conftest import GRID4, default_sigint
 
 LONG = (
     "name: long\nend: 40000\nnetwork: {net}\n"
@@ -27,6 +27,7 @@ def start(spec: Path, out: Path, env: dict[str, str] | None = None) -> subproces
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, **(env or {})},
+        preexec_fn=default_sigint,
     )
 
 

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_cli, small_scenario
+from conftest import ROOT, default_sigint, run_cli, small_scenario
 from experiment_helpers import assert_exactly_once, rows, write_sweep
 
 from mobility.experiment import load_sweep
@@ -33,6 +33,7 @@ def _start(sweep: Path, out: Path) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_sigint,
     )
 
 

@@ -211,7 +211,11 @@ def _init(address: str | None, num_cpus: int | None) -> bool:
         # a local Ray that we own gives them normal priority (override with the variable).
         os.environ.setdefault("RAY_worker_niceness", "0")
         keep_ray_on_loopback()
+        # "local": always a new Ray of our own. With no address, ray.init joins the cluster
+        # named in /tmp/ray/ray_current_cluster (any `ray start` or test Cluster on this
+        # machine, even a dead one) and then refuses num_cpus.
         ray.init(
+            address="local",
             num_cpus=num_cpus,
             _node_ip_address="127.0.0.1",
             include_dashboard=False,
