@@ -169,8 +169,9 @@ class SignalDriver:
             self._limit(engine, light)
 
     def _release(self, engine: Engine, light: _Light, shown: str, due: float) -> None:
-        """Show the new green once the junction is clear of vehicles that crossed on the
-        links losing their green, holding all-red for at most ``clearance`` s past ``due``.
+        """Show the new green once no vehicle is left on the internal lanes of a link that
+        lost its green and whose path a link about to get it crosses (SUMO's internal
+        foes), holding all-red for at most ``clearance`` s past ``due``.
 
         A turner that waited inside the junction for a gap must leave it before the
         conflicting streams start: if they start while it stands there, the two block
