@@ -31,7 +31,7 @@ import platform
 from pathlib import Path
 
 import pandas as pd
-from gridlock import RESCO, Generated, build_generated, run_fresh, variant
+from gridlock import RESCO, Generated, build_generated, run_grid
 
 from mobility import sumo
 from mobility.config import ScenarioSpec, load_spec
@@ -142,29 +142,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "generalisation")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    store = args.out / "runs.parquet"
-    rows = pd.read_parquet(store).to_dict("records") if store.exists() else []
-    done = {(r["map"], r["controller"], r["seed"]) for r in rows}
     maps, controllers = args.maps.split(","), args.controllers.split(",")
     seeds = [int(s) for s in args.seeds.split(",")]
     print(f"machine: {platform.machine()}, {platform.system()}, SUMO {sumo.version()}", flush=True)
-    for name in maps:
-        spec = scenario(name, args.out)
-        for seed in seeds:
-            for label in controllers:
-                if (name, label, seed) in done:
-                    continue
-                result = run_fresh(variant(spec, label, seed))
-                rows.append({"map": name, "controller": label, "seed": seed, **result})
-                pd.DataFrame(rows).to_parquet(store, index=False)
-                print(
-                    f"{name} {label} seed {seed}: completed {result['trips_completed']:.0f} of "
-                    f"{result['vehicles_loaded']:.0f}, delay {result['resco_delay_s']:.1f} s, "
-                    f"wall {result['wall_s']:.1f} s",
-                    flush=True,
-                )
-    runs = pd.DataFrame(rows)
-    runs = runs[runs["map"].isin(maps) & runs.controller.isin(controllers) & runs.seed.isin(seeds)]
+    store = args.out / "runs.parquet"
+    runs = run_grid(store, maps, seeds, controllers, lambda name: scenario(name, args.out))
     print("\nRESCO delay (s), mean ± 95% interval over the seeds")
     print(markdown(runs, maps, controllers, "resco_delay_s"))
     print("\ntrips completed / static's on the same seed, mean ± 95% interval")

@@ -33,6 +33,7 @@ import platform
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,6 +205,40 @@ def markdown(summary: pd.DataFrame, maps: list[str], controllers: list[str]) -> 
     return "\n".join(lines)
 
 
+def run_grid(
+    store: Path,
+    maps: list[str],
+    seeds: list[int],
+    controllers: list[str],
+    scenario_of: Callable[[str], ScenarioSpec],
+) -> pd.DataFrame:
+    """Every (map, seed, controller) run not yet in ``store``, one fresh process each,
+    appended to ``store`` as it finishes (written whole to a temporary file, then renamed:
+    an interrupted benchmark resumes, and a reader never sees half a file); the rows of the
+    grid asked for."""
+    rows = pd.read_parquet(store).to_dict("records") if store.exists() else []
+    done = {(r["map"], r["controller"], r["seed"]) for r in rows}
+    for name in maps:
+        spec = scenario_of(name)
+        for seed in seeds:
+            for label in controllers:
+                if (name, label, seed) in done:
+                    continue
+                result = run_fresh(variant(spec, label, seed))
+                rows.append({"map": name, "controller": label, "seed": seed, **result})
+                partial = store.with_suffix(".tmp")
+                pd.DataFrame(rows).to_parquet(partial, index=False)
+                partial.replace(store)
+                print(
+                    f"{name} {label} seed {seed}: completed {result['trips_completed']:.0f} of "
+                    f"{result['vehicles_loaded']:.0f}, delay {result['resco_delay_s']:.1f} s, "
+                    f"wall {result['wall_s']:.1f} s",
+                    flush=True,
+                )
+    runs = pd.DataFrame(rows)
+    return runs[runs["map"].isin(maps) & runs.controller.isin(controllers) & runs.seed.isin(seeds)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", default="42,43,44")
@@ -212,29 +247,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "gridlock")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    store = args.out / "gridlock_runs.parquet"
-    rows = pd.read_parquet(store).to_dict("records") if store.exists() else []
-    done = {(r["map"], r["controller"], r["seed"]) for r in rows}
     maps, controllers = args.maps.split(","), args.controllers.split(",")
     seeds = [int(s) for s in args.seeds.split(",")]
     print(f"machine: {platform.machine()}, {platform.system()}, SUMO {sumo.version()}", flush=True)
-    for name in maps:
-        spec = scenario(name, args.out)
-        for seed in seeds:
-            for label in controllers:
-                if (name, label, seed) in done:
-                    continue
-                result = run_fresh(variant(spec, label, seed))
-                rows.append({"map": name, "controller": label, "seed": seed, **result})
-                pd.DataFrame(rows).to_parquet(store, index=False)
-                print(
-                    f"{name} {label} seed {seed}: completed {result['trips_completed']:.0f} of "
-                    f"{result['vehicles_loaded']:.0f}, delay {result['resco_delay_s']:.1f} s, "
-                    f"wall {result['wall_s']:.1f} s",
-                    flush=True,
-                )
-    runs = pd.DataFrame(rows)
-    runs = runs[runs["map"].isin(maps) & runs.controller.isin(controllers) & runs.seed.isin(seeds)]
+    store = args.out / "gridlock_runs.parquet"
+    runs = run_grid(store, maps, seeds, controllers, lambda name: scenario(name, args.out))
     summary = table(runs)
     print()
     print("cells: trips completed (mean), completed / static (mean over seeds, lowest), delay")

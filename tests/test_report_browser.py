@@ -8,43 +8,22 @@ kept in ``test-artifacts/`` for a human to look at.
 
 from __future__ import annotations
 
-import json
-import os
-import re
 import shutil
-import subprocess
 from pathlib import Path
 
-import pytest
-from report_helpers import make_run, make_shuttle_run
+from report_helpers import (  # noqa: F401  (_browser_required: a fixture browser_mark names)
+    _browser_required,
+    browser_mark,
+    chromium,
+    make_run,
+    make_shuttle_run,
+    probe,
+)
 
 from mobility.report import build_report
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-
-
-def find_browser() -> Path | None:
-    """A headless-capable Chromium on PATH (any of its usual names), else Debian's path."""
-    for name in _NAMES:
-        if found := shutil.which(name):
-            return Path(found)
-    debian = Path("/usr/bin/chromium")
-    return debian if debian.is_file() else None
-
-
-CHROMIUM = find_browser()
-_MISSING = "no chromium found: `apt-get install -y chromium` (.ci/run installs it)"
-if CHROMIUM is None and os.environ.get("CI", "").lower() in ("true", "1"):
-    # in CI a missing browser is a broken image, not a reason to go green without the tests
-    pytestmark = pytest.mark.usefixtures("_browser_required")
-else:
-    pytestmark = pytest.mark.skipif(CHROMIUM is None, reason=_MISSING)
-
-
-@pytest.fixture
-def _browser_required() -> None:
-    pytest.fail(f"CI=true and {_MISSING}")
+pytestmark = browser_mark()
 
 
 PROBE = """<script>
@@ -91,34 +70,9 @@ window.addEventListener('load', function () {
 </script>"""
 
 
-def _chromium(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    profile = tmp / "profile"
-    profile.mkdir(exist_ok=True)
-    command = [
-        str(CHROMIUM),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        f"--user-data-dir={profile}",
-        "--proxy-server=127.0.0.1:9",  # anything fetched from the network fails: offline
-        "--host-resolver-rules=MAP * ~NOTFOUND",
-        "--virtual-time-budget=5000",
-        *args,
-    ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-
-
 def _probe(tmp_path: Path, report: Path) -> dict:
     """Open the report with the probe in chromium; the probe's findings."""
-    probed = tmp_path / "probed.html"
-    probed.write_text(report.read_text().replace("<head>", "<head>" + PROBE, 1))
-    dom = _chromium(tmp_path, "--dump-dom", probed.as_uri())
-    found = re.search(r'<pre id="__probe">(.*?)</pre>', dom.stdout, re.S)
-    assert found, f"no probe output; chromium said:\n{dom.stderr[-2000:]}"
-    return json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    return probe(tmp_path, report, PROBE)
 
 
 def _rendered(figures: list[dict]) -> None:
@@ -152,7 +106,7 @@ def test_report_renders_offline_in_chromium(tmp_path: Path) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "report-small-run.png"
     shot.unlink(missing_ok=True)
-    _chromium(tmp_path, "--window-size=1280,3600", f"--screenshot={shot}", report.as_uri())
+    chromium(tmp_path, "--window-size=1280,3600", f"--screenshot={shot}", report.as_uri())
     assert shot.is_file() and shot.stat().st_size > 10_000
     shutil.copy(report, ARTIFACTS / "report-small-run.html")
 

@@ -7,17 +7,18 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
-import pytest
 import yaml
 from conftest import small_scenario
-from test_report_map_browser import CHROMIUM, probe
+from report_helpers import (  # noqa: F401  (_browser_required: a fixture browser_mark names)
+    _browser_required,
+    browser_mark,
+)
+from test_report_map_browser import probe
 
 from mobility import Scenario
 from mobility.report import build_report
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="chromium absent: `apt-get install -y chromium` (.ci/run does)"
-)
+pytestmark = browser_mark()
 
 CONFLICTS_PROBE = """<script>
 window.__errors = [];

@@ -3,27 +3,24 @@ value of the other parameter, plain KPI names with units, no horizontal scrollin
 
 from __future__ import annotations
 
-import json
-import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 import yaml
 from conftest import small_scenario
+from report_helpers import (  # noqa: F401  (_browser_required: a fixture browser_mark names)
+    _browser_required,
+    browser_mark,
+)
+from report_helpers import probe as open_with_probe
 
 from mobility import Scenario
 from mobility.experiment.spec import variant_label
 from mobility.experiment.store import SweepStore, param_column
 from mobility.report import build_report, load_run
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="chromium absent: `apt-get install -y chromium` (.ci/run does)"
-)
+pytestmark = browser_mark()
 
 CONTROLLERS = ("static", "max_pressure")
 RATES = (600, 1200)
@@ -64,34 +61,9 @@ window.addEventListener('load', function () {
 </script>"""
 
 
-def chromium(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    profile = tmp / "profile"
-    profile.mkdir(exist_ok=True)
-    command = [
-        str(CHROMIUM),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        f"--user-data-dir={profile}",
-        "--proxy-server=127.0.0.1:9",  # anything fetched from the network fails: offline
-        "--host-resolver-rules=MAP * ~NOTFOUND",
-        "--virtual-time-budget=5000",
-        *args,
-    ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-
-
 def probe(tmp_path: Path, report: Path, script: str = PROBE) -> dict:
     """Open the report with the probe injected, on a laptop-sized window; its findings."""
-    probed = tmp_path / "probed.html"
-    probed.write_text(report.read_text().replace("<head>", "<head>" + script, 1))
-    dom = chromium(tmp_path, "--window-size=1280,800", "--dump-dom", probed.as_uri())
-    found = re.search(r'<pre id="__probe">(.*?)</pre>', dom.stdout, re.S)
-    assert found, f"no probe output; chromium said:\n{dom.stderr[-2000:]}"
-    return json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    return open_with_probe(tmp_path, report, script, "--window-size=1280,800")
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,12 @@ candidate with the least queueing on its own approaches (plus, weighted by ``dow
 that on the approaches it feeds, so that spill-back it causes counts). The driver still
 enforces min and max green. Decision time is measured every decision (``decision_s``);
 shapes are fixed, so one compilation serves the whole run and the time per decision is
-bounded by the candidate count and horizon.
+bounded by the candidate count and horizon. A candidate whose first green can only feed
+full exits, while another green of the light can discharge someone, is never chosen (max
+pressure's spill-back rule, as a guard over the model). ``search: cross_entropy`` replaces
+the candidates by the cross-entropy search over the whole horizon of
+:mod:`mobility.core.receding_horizon` (measured in ``bench/RESULTS.md``: on grid4x4 horizons
+of 30-60 s lose to the 10 s one, so it is not the default).
 
 The model's turning bays matter most here (:func:`mobility.core.signal_model.bay_overflow`):
 a red movement queued past its own lanes stands in the way of the other movements of its

@@ -61,12 +61,10 @@ def host_graph(arrays: NetworkArrays) -> HostGraph:
     enters them leaves to the other side, so the chain is one segment. City networks are
     mostly such nodes (58% of Berlin-Center's), and Dijkstra's cost is per node.
     """
+    from mobility.core.routing.graph import source_copies  # the caller holds JAX arrays
+
     links = np.flatnonzero(np.asarray(arrays.link_mask))
-    n_nodes = arrays.n_nodes
-    blocked = ~np.asarray(arrays.through, dtype=bool)
-    source = np.arange(n_nodes)
-    source[blocked] = n_nodes + np.arange(int(blocked.sum()))
-    n_routing = n_nodes + int(blocked.sum())
+    source, n_routing = source_copies(arrays)
     zone_node = np.asarray(arrays.zone_node, dtype=np.int64)
     keep = np.zeros(n_routing, dtype=bool)
     keep[zone_node] = keep[source[zone_node]] = True

@@ -45,16 +45,24 @@ class RoutingGraph:
     n_links: int = dataclasses.field(metadata={"static": True})
 
 
+def source_copies(arrays: NetworkArrays) -> tuple[np.ndarray, int]:
+    """([node] the routing node its out-links leave from, routing node count): a node no
+    path may pass through (a zone centroid) gets a source-only copy after the real nodes,
+    so that a path can start there but never enter and leave again."""
+    n_nodes = arrays.n_nodes
+    blocked = ~np.asarray(arrays.through, dtype=bool)
+    source = np.arange(n_nodes)
+    source[blocked] = n_nodes + np.arange(int(blocked.sum()))
+    return source, n_nodes + int(blocked.sum())
+
+
 def routing_graph(arrays: NetworkArrays) -> RoutingGraph:
     """The :class:`RoutingGraph` of a network (host-side; masked links and nodes left out)."""
     tail = np.asarray(arrays.tail, dtype=np.int64)
     head = np.asarray(arrays.head, dtype=np.int64)
     links = np.flatnonzero(np.asarray(arrays.link_mask))
     n_nodes = arrays.n_nodes
-    blocked = ~np.asarray(arrays.through, dtype=bool)
-    source = np.arange(n_nodes)
-    source[blocked] = n_nodes + np.arange(int(blocked.sum()))
-    n_routing = n_nodes + int(blocked.sum())
+    source, n_routing = source_copies(arrays)
 
     link_tail = source[tail[links]]  # out-links of a no-through node leave from its copy
     link_head = head[links]
