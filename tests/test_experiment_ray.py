@@ -193,7 +193,10 @@ def _busy_worker_pids() -> list[int]:
 
 
 def test_killed_worker_loses_no_run_and_duplicates_none(tmp_path: Path) -> None:
-    plan = load_sweep(write_sweep(tmp_path, seeds=[1, 2, 3, 4, 5, 6], retries=2))
+    # runs of 40 simulated minutes: long enough that Ray's state API (task events flushed
+    # about once a second) reports one running before the sweep is over
+    base = small_scenario(end=2400)
+    plan = load_sweep(write_sweep(tmp_path, base=base, seeds=[1, 2, 3, 4, 5, 6], retries=2))
     killed: list[int] = []
 
     def kill_a_worker(run, row, report) -> None:

@@ -331,7 +331,10 @@ def drive(
                 if on_result is not None:
                     on_result(run, row, report)
     finally:
-        for ref in pending:
+        # cancel only what has not finished: force-cancelling a task whose reply is on its
+        # way can trip an internal check of Ray's core worker and abort this process
+        _, running = ray.wait(list(pending), num_returns=len(pending), timeout=0)
+        for ref in running:
             ray.cancel(ref, force=True)
         bar.close()
 
